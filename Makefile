@@ -1,0 +1,48 @@
+# Two commands do all the set-up on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: install run test lint typecheck pytest e2e benchmark clean
+
+install: $(VENV)/.installed
+
+# torch first, pinned: pip then takes the CPU build that lies on this machine's disk instead of
+# pulling several GB of CUDA wheels for the embedding model.
+$(VENV)/.installed: pyproject.toml
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+run: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py collectstatic --noinput --verbosity 0
+	$(PY) manage.py demo
+	@echo ""
+	@echo "Console:      http://$(HOST):$(PORT)/   (sign in with a login above)"
+	@echo "Health:       http://$(HOST):$(PORT)/healthz"
+	@echo "API schema:   http://$(HOST):$(PORT)/api/v1/schema/"
+	@echo ""
+	$(PY) manage.py runserver $(HOST):$(PORT)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: install
+	$(VENV)/bin/mypy .
+
+pytest: install
+	$(VENV)/bin/pytest
+
+test: lint typecheck pytest
+
+benchmark: install
+	$(VENV)/bin/pytest tests/benchmarks -q
+
+clean:
+	rm -rf $(VENV) var/static

@@ -1,0 +1,41 @@
+"""Which workspace a REST request acts on.
+
+An API key acts on its own workspace. A signed-in console user (session authentication) acts on
+the workspace named by the `X-Workspace` header, or else the one they last opened in the console;
+they must be a member of it. Anything else is 404, never another tenant's data.
+"""
+
+from __future__ import annotations
+
+from rest_framework.exceptions import NotFound
+from rest_framework.request import Request
+
+from console.access import CURRENT_WORKSPACE_SESSION_KEY
+from console.authentication import ApiKeyClient
+from console.models import Membership, User, Workspace
+from console.selectors import membership_for_user
+
+WORKSPACE_HEADER = "X-Workspace"
+
+
+def api_workspace(request: Request) -> Workspace:
+    caller = request.user
+    if isinstance(caller, ApiKeyClient):
+        return caller.workspace
+    return api_membership(request).workspace
+
+
+def api_membership(request: Request) -> Membership:
+    """The session user's membership of the workspace the request names."""
+    user = request.user
+    if not isinstance(user, User):
+        raise NotFound("No workspace: authenticate with a workspace API key.")
+    slug = request.headers.get(WORKSPACE_HEADER) or request.session.get(
+        CURRENT_WORKSPACE_SESSION_KEY
+    )
+    membership = membership_for_user(user=user, workspace_slug=str(slug)) if slug else None
+    if membership is None:
+        raise NotFound(
+            f"No such workspace: name one you belong to in the {WORKSPACE_HEADER} header."
+        )
+    return membership

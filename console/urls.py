@@ -1,0 +1,27 @@
+from django.urls import path
+
+from console import views
+from console.navigation import NOT_BUILT_KEYS
+
+app_name = "console"
+
+urlpatterns = [
+    path("", views.console_home, name="home"),
+    path("w/<slug:workspace_slug>/", views.workspace_home, name="workspace_home"),
+    path("w/<slug:workspace_slug>/team/", views.team, name="team"),
+    path("w/<slug:workspace_slug>/api-keys/", views.api_keys, name="api_keys"),
+    path(
+        "w/<slug:workspace_slug>/api-keys/<int:key_id>/revoke/",
+        views.api_key_revoke,
+        name="api_key_revoke",
+    ),
+    *(
+        path(
+            f"w/<slug:workspace_slug>/{key}/",
+            views.section_not_built,
+            {"section": key},
+            name=key.replace("-", "_"),
+        )
+        for key in NOT_BUILT_KEYS
+    ),
+]

@@ -1,0 +1,73 @@
+"""A real ASGI server (daphne) and a real browser (Debian's Chromium, driven by Playwright)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from functools import partial
+
+import pytest
+from channels.testing.live import make_application
+from daphne.testing import DaphneProcess
+from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
+from django.db import connections
+from playwright.sync_api import Browser, Page, sync_playwright
+
+CHROMIUM = "/usr/bin/chromium"
+# Without these, Chromium keeps trying to reach Google's hosts, which this network refuses.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def live_server_url(django_db_setup, django_db_blocker) -> Iterator[str]:
+    """daphne serving the project (HTTP and WebSocket) on a free port, against the test database.
+
+    The server process is forked after the test database exists, so it inherits its name.
+    """
+    process = DaphneProcess(
+        host="127.0.0.1",
+        get_application=partial(make_application, static_wrapper=ASGIStaticFilesHandler),
+    )
+    # Forked while database access is unblocked, so the server keeps it; the parent does not.
+    with django_db_blocker.unblock():
+        connections.close_all()  # a forked child must not share the parent's socket
+        process.start()
+    if not process.ready.wait(timeout=30):
+        process.terminate()
+        raise RuntimeError("daphne did not start")
+    yield f"http://127.0.0.1:{process.port.value}"
+    process.terminate()
+    process.join(timeout=10)
+
+
+@pytest.fixture
+def browser(live_server_url: str, transactional_db: None, monkeypatch) -> Iterator[Browser]:
+    """A fresh Chromium per test, started after the test database and torn down before its flush.
+
+    Playwright's sync API keeps an event loop set on this thread while the browser is open, and
+    Django refuses synchronous queries under a running loop. The test's own queries are plain
+    synchronous code, so the guard is lifted only while the browser is open.
+    """
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    yield page
+    context.close()
