@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint typecheck pytest e2e benchmark clean
+.PHONY: install run test lint typecheck pytest bench benchmark clean
 
 install: $(VENV)/.installed
 
@@ -41,7 +41,7 @@ pytest: install
 
 test: lint typecheck pytest
 
-benchmark: install
+bench benchmark: install
 	$(VENV)/bin/pytest tests/benchmarks -q
 
 clean:
