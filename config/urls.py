@@ -4,9 +4,11 @@ from drf_spectacular.views import SpectacularAPIView
 
 from config.health import healthz
 from console.apis import WorkspaceDetailApi
+from knowledge.urls import api_urlpatterns as knowledge_api
 
 api_v1 = [
     path("workspace/", WorkspaceDetailApi.as_view(), name="workspace"),
+    path("knowledge/", include((knowledge_api, "knowledge"))),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
 ]
 

@@ -7,7 +7,7 @@ they must be a member of it. Anything else is 404, never another tenant's data.
 
 from __future__ import annotations
 
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.request import Request
 
 from console.access import CURRENT_WORKSPACE_SESSION_KEY
@@ -39,3 +39,17 @@ def api_membership(request: Request) -> Membership:
             f"No such workspace: name one you belong to in the {WORKSPACE_HEADER} header."
         )
     return membership
+
+
+def api_workspace_for_change(request: Request) -> Workspace:
+    """The workspace, for a request that changes it: API keys may, console users must be admins.
+
+    An API key is a workspace credential that an admin created; it acts with admin rights.
+    """
+    caller = request.user
+    if isinstance(caller, ApiKeyClient):
+        return caller.workspace
+    membership = api_membership(request)
+    if not membership.is_admin:
+        raise PermissionDenied("Only admins of this workspace can change it.")
+    return membership.workspace

@@ -58,3 +58,32 @@ class WorkspaceEventsConsumer(AsyncJsonWebsocketConsumer):
             return None
         slug = self.scope["url_route"]["kwargs"]["workspace_slug"]
         return membership_for_user(user=user, workspace_slug=slug)
+
+
+class WorkspaceLiveHtmlConsumer(WorkspaceEventsConsumer):
+    """The console page's socket (htmx ws extension): the same events, as HTML fragments.
+
+    Each event type that a page shows live has a template in `templates/live/<type>.html`,
+    rendered with the event as context; it carries `hx-swap-oob` so htmx swaps it into place.
+    Events without a template are not sent. Rendering here keeps services free of HTML and
+    keeps one rendering path: the live templates are the page's own partials.
+    """
+
+    async def workspace_event(self, message: dict[str, Any]) -> None:
+        html = await database_sync_to_async(render_live_fragment)(message["event"])
+        if html:
+            await self.send(text_data=html)
+
+
+def render_live_fragment(event: dict[str, Any]) -> str | None:
+    from django.template import TemplateDoesNotExist
+    from django.template.loader import get_template
+
+    event_type = str(event.get("type", ""))
+    if not event_type.replace(".", "").replace("_", "").isalnum():
+        return None
+    try:
+        template = get_template(f"live/{event_type}.html")
+    except TemplateDoesNotExist:
+        return None
+    return template.render({"event": event})

@@ -4,11 +4,13 @@ import pytest
 from django.core.management import call_command
 
 from console.models import Membership, User, Workspace
+from console.services import demo_workspace_setup
+from knowledge.models import Source
 
 pytestmark = pytest.mark.django_db
 
 
-def test_demo_creates_the_workspace_once_and_prints_working_logins(client):
+def test_demo_creates_the_workspace_and_help_center_once_and_prints_working_logins(client):
     first, second = io.StringIO(), io.StringIO()
 
     call_command("demo", stdout=first)
@@ -17,18 +19,24 @@ def test_demo_creates_the_workspace_once_and_prints_working_logins(client):
     assert Workspace.objects.filter(slug="demo").count() == 1
     roles = sorted((m.role, m.tier) for m in Membership.objects.filter(workspace__slug="demo"))
     assert roles == [("admin", None), ("agent", 1), ("agent", 2)]
-    assert first.getvalue() == second.getvalue()
+    help_center = Source.objects.get(workspace__slug="demo")
+    assert help_center.status == "ready" and not help_center.file_errors
+    articles = help_center.articles.count()
+    assert articles >= 30 + 8 + 8
+    assert f"Help center: {articles} articles (Ready)." in first.getvalue()
+    assert f"Help center: {articles} articles (Ready)." in second.getvalue()
+    assert set(help_center.articles.values_list("locale", flat=True)) == {"en", "pt", "es"}
     assert "admin@demo.example" in first.getvalue() and "demo-password" in first.getvalue()
     assert client.login(username="agent2@demo.example", password="demo-password")
     assert "Agent, tier 2" in client.get("/w/demo/").content.decode()
 
 
 def test_demo_restores_a_changed_demo_password(client):
-    call_command("demo", stdout=io.StringIO())
+    demo_workspace_setup()
     admin = User.objects.get(email="admin@demo.example")
     admin.set_password("something-else")
     admin.save()
 
-    call_command("demo", stdout=io.StringIO())
+    demo_workspace_setup()
 
     assert client.login(username="admin@demo.example", password="demo-password")

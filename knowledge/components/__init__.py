@@ -1,0 +1,1 @@
+"""Haystack components of the knowledge pipelines, one per file."""

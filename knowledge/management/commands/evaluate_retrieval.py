@@ -1,0 +1,79 @@
+import json
+import statistics
+from argparse import ArgumentParser
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from console.models import Workspace
+from knowledge.selectors import knowledge_search
+
+
+class Command(BaseCommand):
+    help = (
+        "Measure retrieval on evaluation cases (the JSONL case format): recall@1 and recall@k of "
+        "the gold article among the distinct articles found, and search latency."
+    )
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument("cases", help="A JSONL file of cases; answer cases with articles count")
+        parser.add_argument("--workspace", required=True, help="Workspace slug")
+        parser.add_argument("--k", type=int, default=5)
+        parser.add_argument("--misses", action="store_true", help="List the cases missed at 1")
+        parser.add_argument("--json", action="store_true", help="Print the figures as JSON")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        workspace = Workspace.objects.filter(slug=options["workspace"]).first()
+        if workspace is None:
+            raise CommandError(f"No workspace with the slug {options['workspace']!r}.")
+        cases = self._answer_cases(Path(options["cases"]))
+        if not cases:
+            raise CommandError("No answer cases with gold articles in the file.")
+        k = options["k"]
+        knowledge_search(workspace_id=workspace.pk, query="warm up", k=k)  # load the model first
+        hits_at_1 = hits_at_k = 0
+        latencies = []
+        misses = []
+        for case in cases:
+            query = " ".join(case["turns"])
+            result = knowledge_search(workspace_id=workspace.pk, query=query, k=k)
+            latencies.append(result.took_ms)
+            gold = set(case["expect"]["articles"])
+            found = result.articles[:k]
+            hits_at_1 += bool(found[:1] and found[0] in gold)
+            hits_at_k += bool(gold & set(found))
+            if not (found[:1] and found[0] in gold):
+                misses.append((case["id"], query, sorted(gold), found))
+        latencies.sort()
+        figures = {
+            "cases": len(cases),
+            "recall_at_1": round(hits_at_1 / len(cases), 3),
+            f"recall_at_{k}": round(hits_at_k / len(cases), 3),
+            "latency_ms_p50": round(statistics.median(latencies), 1),
+            "latency_ms_p95": round(latencies[max(0, int(len(latencies) * 0.95) - 1)], 1),
+        }
+        if options["json"]:
+            self.stdout.write(json.dumps(figures))
+        else:
+            for name, value in figures.items():
+                self.stdout.write(f"{name:>16}: {value}")
+        if options["misses"]:
+            for case_id, query, gold, found in misses:
+                self.stdout.write(f"\n{case_id}: {query}\n  gold:  {gold}\n  found: {found}")
+
+    def _answer_cases(self, path: Path) -> list[dict[str, Any]]:
+        if not path.exists():
+            raise CommandError(f"{path} does not exist.")
+        cases = []
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                case = json.loads(line)
+            except ValueError as error:
+                raise CommandError(f"{path}:{number}: not JSON ({error}).") from None
+            expect = case.get("expect") or {}
+            if expect.get("outcome") == "answer" and expect.get("articles"):
+                cases.append(case)
+        return cases
