@@ -1,12 +1,12 @@
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from config.health import healthz
 from console.apis import WorkspaceDetailApi
 from knowledge.urls import api_urlpatterns as knowledge_api
 
-api_v1 = [
+api_v1: list[URLPattern | URLResolver] = [
     path("workspace/", WorkspaceDetailApi.as_view(), name="workspace"),
     path("knowledge/", include((knowledge_api, "knowledge"))),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),

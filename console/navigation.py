@@ -34,6 +34,7 @@ SECTIONS = (
         "Knowledge",
         "Knowledge sources (help center, wikis, API docs, past "
         "tickets), ingestion progress, articles and a search playground.",
+        built=True,
     ),
     Section(
         "actions",

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from console import views
 from console.navigation import NOT_BUILT_KEYS
@@ -15,6 +15,7 @@ urlpatterns = [
         views.api_key_revoke,
         name="api_key_revoke",
     ),
+    path("w/<slug:workspace_slug>/knowledge/", include("console.knowledge_urls")),
     *(
         path(
             f"w/<slug:workspace_slug>/{key}/",

@@ -168,11 +168,20 @@ class SourceSyncApi(APIView):
 
 
 class ArticleOutputSerializer(serializers.ModelSerializer[Article]):
-    source = serializers.CharField(source="source.name")
+    source_name = serializers.CharField(source="source.name")
 
     class Meta:
         model = Article
-        fields = ("id", "source", "external_id", "title", "url", "locale", "version", "updated_at")
+        fields: tuple[str, ...] = (
+            "id",
+            "source_name",
+            "external_id",
+            "title",
+            "url",
+            "locale",
+            "version",
+            "updated_at",
+        )
 
 
 class ArticleDetailOutputSerializer(ArticleOutputSerializer):

@@ -120,3 +120,49 @@ class Chunk(models.Model):
 
     def __str__(self) -> str:
         return f"{self.article_id}#{self.position}"
+
+
+class ChunkTerm(models.Model):
+    """A posting of the keyword index: one lexeme of one chunk, with its BM25 term weight.
+
+    Postgres ranks full-text matches without inverse document frequency, which buries the one
+    rare word that names the answer under common ones. The postings (from the chunk's search
+    vector, so stemmed with the article language's configuration) let retrieval score BM25 in
+    SQL. Rows go with their chunk by a database-level ON DELETE CASCADE (see the migration):
+    Django never loads them.
+    """
+
+    pk = models.CompositePrimaryKey("chunk_id", "lexeme")
+    chunk = models.ForeignKey(
+        Chunk, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    workspace_id = models.BigIntegerField()
+    lexeme = models.TextField()
+    weight = models.FloatField()
+
+    class Meta:
+        indexes: ClassVar[list[models.Index]] = [
+            models.Index(
+                fields=["workspace_id", "lexeme", "-weight"],
+                include=["chunk"],
+                name="chunkterm_postings",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.lexeme} in chunk {self.chunk_id}"
+
+
+class TermStatistic(models.Model):
+    """How many chunks of a workspace hold each lexeme (document frequency), for BM25's IDF.
+
+    Refreshed after each sync; the row with an empty lexeme holds the number of chunks.
+    """
+
+    pk = models.CompositePrimaryKey("workspace_id", "lexeme")
+    workspace_id = models.BigIntegerField()
+    lexeme = models.TextField()
+    chunks = models.PositiveIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.lexeme!r}: {self.chunks} chunks"

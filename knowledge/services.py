@@ -23,7 +23,13 @@ from knowledge.indexing import ArticleToIndex, IndexedPassage
 from knowledge.models import Article, Chunk, Source, SourceKind, SourceStatus
 from knowledge.pipelines import indexing_pipeline
 from knowledge.sources.drafts import ArticleDraft, SourceInputError, SourceReading
-from knowledge.text_search import FILL_SEARCH_VECTORS_SQL, language_of, search_config_for
+from knowledge.text_search import (
+    FILL_POSTINGS_SQL,
+    FILL_SEARCH_VECTORS_SQL,
+    REFRESH_TERM_STATISTICS_SQL,
+    language_of,
+    search_config_for,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -153,7 +159,9 @@ def source_sync_request(*, source: Source) -> Source:
 def source_delete(*, source: Source) -> None:
     path = source.settings.get("path")
     kind = source.kind
+    workspace_id = source.workspace_id
     source.delete()  # articles and chunks go with it (cascade, one transaction)
+    transaction.on_commit(lambda: term_statistics_refresh(workspace_id=workspace_id))
     if path and kind != SourceKind.FOLDER:
         upload_root = Path(settings.KNOWLEDGE_UPLOAD_DIR).resolve()
         folder = Path(path).resolve().parent
@@ -252,6 +260,7 @@ def source_sync(*, source: Source, on_progress: Callable[[Source], None] | None 
     keep = {draft.external_id for draft in drafts} | {f.external_id for f in reading.failures}
     Article.objects.filter(source=source).exclude(external_id__in=keep).delete()
 
+    term_statistics_refresh(workspace_id=source.workspace_id)
     source.status = SourceStatus.READY
     source.last_synced_at = timezone.now()
     source.save(update_fields=["status", "processed", "last_synced_at"])
@@ -374,7 +383,15 @@ def article_replace(*, article: ArticleToIndex, passages: list[IndexedPassage]) 
                 "article_id": stored.pk,
             },
         )
+        cursor.execute(FILL_POSTINGS_SQL, {"article_id": stored.pk})
     return stored
+
+
+def term_statistics_refresh(*, workspace_id: int) -> None:
+    """Recount the document frequencies BM25 uses, after the workspace's chunks changed."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        for statement in REFRESH_TERM_STATISTICS_SQL:
+            cursor.execute(statement, {"workspace_id": workspace_id})
 
 
 # --- demo ------------------------------------------------------------------------------------

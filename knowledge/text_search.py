@@ -45,3 +45,74 @@ SET search_vector =
     || setweight(to_tsvector(%(config)s::regconfig, chunk.text), 'D')
 WHERE chunk.article_id = %(article_id)s
 """
+
+
+# BM25 with fields: a lexeme in the title counts 3 times, in the headings twice, in the text
+# once. Chunks are bounded in size (see HeadingAwareSplitter), so the length normalisation uses
+# a fixed average length instead of a workspace-wide one that would change on every write.
+BM25_K1 = 1.2
+BM25_B = 0.75
+BM25_AVERAGE_LENGTH = 100.0
+
+# Only these module constants are formatted into the SQL; every value is a bound parameter.
+# Only the module constants above are formatted into the SQL; values are bound parameters.
+FILL_POSTINGS_SQL = """
+INSERT INTO knowledge_chunkterm (chunk_id, workspace_id, lexeme, weight)
+SELECT chunk_id, workspace_id, lexeme,
+       tf * ({k1} + 1) / (tf + {k1} * (1 - {b} + {b} * dl / {average_length}))
+FROM (
+    SELECT chunk.id AS chunk_id, chunk.workspace_id, term.lexeme,
+           (SELECT sum(CASE w WHEN 'A' THEN 3 WHEN 'B' THEN 2 ELSE 1 END)
+            FROM unnest(term.weights) AS w) AS tf,
+           sum(coalesce(array_length(term.positions, 1), 1)) OVER (PARTITION BY chunk.id) AS dl
+    FROM knowledge_chunk AS chunk, unnest(chunk.search_vector) AS term
+    WHERE chunk.article_id = %(article_id)s
+) AS counted
+""".format(k1=BM25_K1, b=BM25_B, average_length=BM25_AVERAGE_LENGTH)  # noqa: S608, UP032
+
+REFRESH_TERM_STATISTICS_SQL = [
+    "DELETE FROM knowledge_termstatistic WHERE workspace_id = %(workspace_id)s",
+    """
+    INSERT INTO knowledge_termstatistic (workspace_id, lexeme, chunks)
+    SELECT %(workspace_id)s, lexeme, count(*) FROM knowledge_chunkterm
+    WHERE workspace_id = %(workspace_id)s GROUP BY lexeme
+    UNION ALL
+    SELECT %(workspace_id)s, '', count(*) FROM knowledge_chunk WHERE workspace_id = %(workspace_id)s
+    """,
+]
+
+# Top chunks by BM25 over the query's lexemes. Each lexeme contributes at most `postings` of its
+# best-weighted chunks (read in index order), which bounds the work for a word in every chunk;
+# such a word has almost no IDF anyway. Lexemes missing from the statistics (written since the
+# last refresh) count as rare.
+BM25_SEARCH_SQL = """
+WITH query_terms AS (
+    SELECT DISTINCT lexeme FROM unnest(to_tsvector(%(config)s::regconfig, %(query)s))
+),
+corpus AS (
+    SELECT coalesce(
+        (SELECT chunks FROM knowledge_termstatistic
+         WHERE workspace_id = %(workspace_id)s AND lexeme = ''),
+        (SELECT count(*) FROM knowledge_chunk WHERE workspace_id = %(workspace_id)s)
+    )::float AS chunks
+),
+weighted_terms AS (
+    SELECT query_terms.lexeme,
+           ln(1 + (corpus.chunks - coalesce(stat.chunks, 1) + 0.5)
+                  / (coalesce(stat.chunks, 1) + 0.5)) AS idf
+    FROM query_terms CROSS JOIN corpus
+    LEFT JOIN knowledge_termstatistic AS stat
+        ON stat.workspace_id = %(workspace_id)s AND stat.lexeme = query_terms.lexeme
+)
+SELECT posting.chunk_id, sum(posting.weight * weighted_terms.idf) AS score
+FROM weighted_terms
+CROSS JOIN LATERAL (
+    SELECT chunk_id, weight FROM knowledge_chunkterm
+    WHERE workspace_id = %(workspace_id)s AND lexeme = weighted_terms.lexeme
+    ORDER BY weight DESC
+    LIMIT %(postings)s
+) AS posting
+GROUP BY posting.chunk_id
+ORDER BY score DESC, posting.chunk_id
+LIMIT %(limit)s
+"""

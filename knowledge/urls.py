@@ -1,8 +1,8 @@
-from django.urls import path
+from django.urls import URLPattern, URLResolver, path
 
 from knowledge import apis
 
-api_urlpatterns = [
+api_urlpatterns: list[URLPattern | URLResolver] = [
     path("sources/", apis.SourceListCreateApi.as_view(), name="sources"),
     path("sources/<int:source_id>/", apis.SourceDetailApi.as_view(), name="source"),
     path("sources/<int:source_id>/upload/", apis.SourceUploadApi.as_view(), name="source_upload"),

@@ -22,6 +22,7 @@ class Command(BaseCommand):
                 self.stdout.write(f"  help center: {source.processed}/{source.total}", ending="\r")
 
         source = demo_help_center_sync(workspace=workspace, on_progress=progress)
+        self.stdout.write("")
         self.stdout.write(
             f"Help center: {source.articles.count()} articles ({source.get_status_display()})."
         )

@@ -59,8 +59,10 @@ class Command(BaseCommand):
             for name, value in figures.items():
                 self.stdout.write(f"{name:>16}: {value}")
         if options["misses"]:
-            for case_id, query, gold, found in misses:
-                self.stdout.write(f"\n{case_id}: {query}\n  gold:  {gold}\n  found: {found}")
+            for case_id, query, expected, retrieved in misses:
+                self.stdout.write(
+                    f"\n{case_id}: {query}\n  gold:  {expected}\n  found: {retrieved}"
+                )
 
     def _answer_cases(self, path: Path) -> list[dict[str, Any]]:
         if not path.exists():
