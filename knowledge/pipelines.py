@@ -16,8 +16,9 @@ from knowledge.components.embedding_retriever import ChunkEmbeddingRetriever
 from knowledge.components.heading_splitter import HeadingAwareSplitter
 from knowledge.components.keyword_retriever import ChunkKeywordRetriever
 from knowledge.components.markdown_cleaner import MarkdownCleaner
+from knowledge.components.query_embedder import QueryEmbedder
 from knowledge.components.rank_fusion import ArticleRankFusion
-from knowledge.embedders import document_embedder, text_embedder
+from knowledge.embedders import document_embedder
 
 # How many chunks each retriever hands to the fusion: enough that an article found by only one
 # of them still competes.
@@ -40,7 +41,7 @@ def indexing_pipeline() -> Pipeline:
 @functools.cache
 def retrieval_pipeline() -> Pipeline:
     pipeline = Pipeline()
-    pipeline.add_component("query_embedder", text_embedder())
+    pipeline.add_component("query_embedder", QueryEmbedder())
     pipeline.add_component("embedding_retriever", ChunkEmbeddingRetriever(CANDIDATES_PER_RETRIEVER))
     pipeline.add_component("keyword_retriever", ChunkKeywordRetriever(CANDIDATES_PER_RETRIEVER))
     pipeline.add_component("fusion", ArticleRankFusion())

@@ -85,7 +85,7 @@ REFRESH_TERM_STATISTICS_SQL = [
 # best-weighted chunks (read in index order), which bounds the work for a word in every chunk;
 # such a word has almost no IDF anyway. Lexemes missing from the statistics (written since the
 # last refresh) count as rare.
-BM25_SEARCH_SQL = """
+BM25_SEARCH_SQL_TEMPLATE = """
 WITH query_terms AS (
     SELECT DISTINCT lexeme FROM unnest(to_tsvector(%(config)s::regconfig, %(query)s))
 ),
@@ -103,16 +103,24 @@ weighted_terms AS (
     FROM query_terms CROSS JOIN corpus
     LEFT JOIN knowledge_termstatistic AS stat
         ON stat.workspace_id = %(workspace_id)s AND stat.lexeme = query_terms.lexeme
+),
+scored AS (
+    SELECT posting.chunk_id, sum(posting.weight * weighted_terms.idf) AS score
+    FROM weighted_terms
+    CROSS JOIN LATERAL (
+        SELECT chunk_id, weight FROM knowledge_chunkterm
+        WHERE workspace_id = %(workspace_id)s AND lexeme = weighted_terms.lexeme
+        ORDER BY weight DESC
+        LIMIT %(postings)s
+    ) AS posting
+    GROUP BY posting.chunk_id
+    ORDER BY score DESC, posting.chunk_id
+    LIMIT %(limit)s
 )
-SELECT posting.chunk_id, sum(posting.weight * weighted_terms.idf) AS score
-FROM weighted_terms
-CROSS JOIN LATERAL (
-    SELECT chunk_id, weight FROM knowledge_chunkterm
-    WHERE workspace_id = %(workspace_id)s AND lexeme = weighted_terms.lexeme
-    ORDER BY weight DESC
-    LIMIT %(postings)s
-) AS posting
-GROUP BY posting.chunk_id
-ORDER BY score DESC, posting.chunk_id
-LIMIT %(limit)s
+SELECT {columns}, scored.score
+FROM scored
+JOIN knowledge_chunk AS chunk ON chunk.id = scored.chunk_id
+JOIN knowledge_article AS article ON article.id = chunk.article_id
+WHERE %(language)s::text IS NULL OR chunk.locale = %(language)s::text
+ORDER BY scored.score DESC, chunk.id
 """

@@ -5,9 +5,10 @@ from typing import Any
 from django.db import connection
 from haystack import Document, component
 
-from knowledge.models import Chunk
-from knowledge.retrieval_documents import chunk_document
-from knowledge.text_search import BM25_SEARCH_SQL, search_config_for
+from knowledge.retrieval_documents import CHUNK_COLUMNS, chunk_document
+from knowledge.text_search import BM25_SEARCH_SQL_TEMPLATE, search_config_for
+
+BM25_SEARCH_SQL = BM25_SEARCH_SQL_TEMPLATE.format(columns=CHUNK_COLUMNS)
 
 
 @component
@@ -18,7 +19,7 @@ class ChunkKeywordRetriever:
     question is stemmed as Portuguese and meets the Portuguese articles' lexemes.
     """
 
-    def __init__(self, top_k: int = 40, postings_per_term: int = 2000) -> None:
+    def __init__(self, top_k: int = 40, postings_per_term: int = 1000) -> None:
         self.top_k = top_k
         self.postings_per_term = postings_per_term
 
@@ -32,6 +33,7 @@ class ChunkKeywordRetriever:
         top_k: int | None = None,
     ) -> dict[str, Any]:
         limit = top_k or self.top_k
+        only_language = language if filter_language else None
         with connection.cursor() as cursor:
             cursor.execute(
                 BM25_SEARCH_SQL,
@@ -41,20 +43,13 @@ class ChunkKeywordRetriever:
                     "workspace_id": workspace_id,
                     "postings": self.postings_per_term,
                     # Over-fetch when filtering by language afterwards.
-                    "limit": limit * 4 if filter_language and language else limit,
+                    "limit": limit * 4 if only_language else limit,
+                    "language": only_language,
                 },
             )
-            scores = dict(cursor.fetchall())
-        chunks = Chunk.objects.filter(pk__in=scores, workspace_id=workspace_id)
-        if filter_language and language:
-            chunks = chunks.filter(locale=language)
-        found = chunks.select_related("article").defer(
-            "embedding", "search_vector", "article__content"
-        )
-        ranked = sorted(found, key=lambda chunk: (-scores[chunk.pk], chunk.pk))[:limit]
+            rows = cursor.fetchall()[:limit]
         return {
             "documents": [
-                chunk_document(chunk, score=float(scores[chunk.pk]), retriever="keyword")
-                for chunk in ranked
+                chunk_document(row, score=float(row[-1]), retriever="keyword") for row in rows
             ]
         }

@@ -98,7 +98,9 @@ def test_openapi_operation_is_searchable(workspace):
 
 
 def test_only_resolved_tickets_become_articles_and_personal_data_is_scrubbed(workspace):
-    source = upload(workspace, SourceKind.TICKETS, "Tickets", "t.json", json.dumps(TICKETS).encode())
+    source = upload(
+        workspace, SourceKind.TICKETS, "Tickets", "t.json", json.dumps(TICKETS).encode()
+    )
 
     article = Article.objects.get(source=source)
     assert article.external_id == "ticket-7"
@@ -114,7 +116,8 @@ def local_site(tmp_path) -> Iterator[str]:
     (tmp_path / "robots.txt").write_text("User-agent: *\nDisallow: /private/\n")
     (tmp_path / "index.html").write_text(
         "<html><head><title>Acme Help</title></head><body><h1>Acme Help</h1>"
-        "<p>Start here.</p><a href='/sso.html'>SSO</a> <a href='/private/x.html'>x</a></body></html>"
+        "<p>Start here.</p><a href='/sso.html'>SSO</a> "
+        "<a href='/private/x.html'>x</a></body></html>"
     )
     (tmp_path / "sso.html").write_text(
         "<html><head><title>Single sign-on</title></head><body><h1>Single sign-on</h1>"
@@ -145,7 +148,10 @@ def test_website_is_crawled_within_robots_rules(workspace, local_site):
     source = source_sync(source=source)
 
     assert source.status == SourceStatus.READY
-    assert sorted(source.articles.values_list("title", flat=True)) == ["Acme Help", "Single sign-on"]
+    assert sorted(source.articles.values_list("title", flat=True)) == [
+        "Acme Help",
+        "Single sign-on",
+    ]
     sso = source.articles.get(title="Single sign-on")
     assert sso.chunks.get().heading_path == "Okta"
     assert sso.url.endswith("/sso.html")
@@ -173,7 +179,9 @@ def test_unreachable_website_fails_the_sync_with_a_reason(workspace):
         (SourceKind.UPLOAD, "empty.md", b"", "The file is empty."),
     ],
 )
-def test_wrong_uploads_are_refused_with_a_clear_message(workspace, kind, filename, content, message):
+def test_wrong_uploads_are_refused_with_a_clear_message(
+    workspace, kind, filename, content, message
+):
     with pytest.raises(ValidationError, match=message):
         source_upload_store(
             workspace=workspace, kind=kind, name="X", upload=SimpleUploadedFile(filename, content)
@@ -184,7 +192,7 @@ def test_wrong_uploads_are_refused_with_a_clear_message(workspace, kind, filenam
 def test_upload_over_the_size_limit_is_refused(workspace, settings):
     settings.KNOWLEDGE_MAX_UPLOAD_BYTES = 2048
 
-    with pytest.raises(ValidationError, match="the limit is 0.0 MB"):
+    with pytest.raises(ValidationError, match=r"the limit is 0\.0 MB"):
         source_upload_store(
             workspace=workspace,
             kind=SourceKind.UPLOAD,
