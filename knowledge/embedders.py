@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 from typing import Any
 
 from django.conf import settings
@@ -50,8 +51,30 @@ def _openai_kwargs() -> dict[str, Any]:
     }
 
 
-@functools.cache
+# Building an embedder loads a model; the lock keeps two threads (the warm-up and a first
+# request) from loading it twice.
+_build_lock = threading.Lock()
+
+
 def document_embedder() -> Any:
+    with _build_lock:
+        return _document_embedder()
+
+
+def text_embedder() -> Any:
+    with _build_lock:
+        return _text_embedder()
+
+
+def clear_cached_embedders() -> None:
+    """Forget the built embedders (after the embedding settings changed)."""
+    with _build_lock:
+        _document_embedder.cache_clear()
+        _text_embedder.cache_clear()
+
+
+@functools.cache
+def _document_embedder() -> Any:
     if settings.EMBEDDING_API_BASE_URL:
         embedder: Any = OpenAIDocumentEmbedder(
             **_openai_kwargs(),
@@ -76,7 +99,7 @@ def document_embedder() -> Any:
 
 
 @functools.cache
-def text_embedder() -> Any:
+def _text_embedder() -> Any:
     if settings.EMBEDDING_API_BASE_URL:
         embedder: Any = OpenAITextEmbedder(**_openai_kwargs())
     else:
@@ -90,3 +113,9 @@ def text_embedder() -> Any:
     if hasattr(embedder, "warm_up"):
         embedder.warm_up()
     return embedder
+
+
+def warm_up_in_background() -> None:
+    """Load the query embedder in a background thread, so the first search of a freshly started
+    web process does not wait seconds for the model."""
+    threading.Thread(target=text_embedder, name="warm-up-embedder", daemon=True).start()

@@ -63,13 +63,9 @@ class EmbeddingsEndpoint(BaseHTTPRequestHandler):
 
 
 def clear_cached_pipelines() -> None:
-    for cached in (
-        embedders.document_embedder,
-        embedders.text_embedder,
-        pipelines.indexing_pipeline,
-        pipelines.retrieval_pipeline,
-    ):
-        cached.cache_clear()
+    embedders.clear_cached_embedders()
+    pipelines.indexing_pipeline.cache_clear()
+    pipelines.retrieval_pipeline.cache_clear()
 
 
 @pytest.fixture
