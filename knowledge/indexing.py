@@ -51,9 +51,12 @@ def clean_title(title: str) -> str:
 
 
 def draft_content_hash(draft: ArticleDraft) -> str:
-    """Changes whenever anything a reader of the article would see changes."""
+    """Changes whenever anything a reader of the article would see changes, and when the
+    embedder changes: a re-sync after switching models then re-embeds every article."""
+    from knowledge.embedders import embedder_identity
+
     digest = hashlib.sha256()
-    for part in (draft.title, draft.url, draft.locale, draft.content):
+    for part in (draft.title, draft.url, draft.locale, draft.content, embedder_identity()):
         digest.update(part.encode())
         digest.update(b"\x00")
     return digest.hexdigest()

@@ -86,6 +86,35 @@ def endpoint(settings, monkeypatch) -> Iterator[str]:
         server.server_close()
 
 
+def test_changing_the_embedder_re_embeds_on_the_next_sync(workspace, help_center, settings):
+    from knowledge.models import SourceKind
+    from knowledge.services import source_create, source_sync
+
+    source = source_sync(
+        source=source_create(
+            workspace=workspace,
+            kind=SourceKind.FOLDER,
+            name="Help",
+            settings_={"path": str(help_center)},
+        )
+    )
+    before = dict(source.articles.values_list("external_id", "version"))
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), EmbeddingsEndpoint)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    settings.EMBEDDING_API_BASE_URL = f"http://127.0.0.1:{server.server_address[1]}/v1"
+    clear_cached_pipelines()
+    try:
+        source = source_sync(source=source)
+    finally:
+        clear_cached_pipelines()
+        server.shutdown()
+        server.server_close()
+
+    after = dict(source.articles.values_list("external_id", "version"))
+    assert after == {external_id: version + 1 for external_id, version in before.items()}
+
+
 def test_sync_and_search_use_the_configured_endpoint(endpoint, synced_source, workspace):
     result = knowledge_search(workspace_id=workspace.pk, query="reset link valid minutes", k=1)
 
