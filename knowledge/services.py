@@ -103,9 +103,8 @@ def source_upload_store(
     suffix = Path(filename).suffix.lower()
     if suffix not in UPLOAD_KINDS[kind]:
         allowed = ", ".join(UPLOAD_KINDS[kind])
-        raise ValidationError(
-            {"file": f"{filename!r} is not a file a {kind.label} source takes: use {allowed}."}
-        )
+        message = f"{filename!r} is not a supported file for this kind of source: use {allowed}."
+        raise ValidationError({"file": message})
     limit = settings.KNOWLEDGE_MAX_UPLOAD_BYTES
     if upload.size is not None and upload.size > limit:
         raise ValidationError(
@@ -135,7 +134,9 @@ def source_upload_store(
     source.settings = {**source.settings, "path": str(stored), "filename": filename}
     source.save(update_fields=["settings"])
     if previous and Path(previous).parent != folder:
-        shutil.rmtree(Path(previous).parent, ignore_errors=True)
+        # After commit: if this change rolls back, the source still points at the old file.
+        old_folder = Path(previous).parent
+        transaction.on_commit(lambda: shutil.rmtree(old_folder, ignore_errors=True))
     return source
 
 

@@ -154,7 +154,7 @@ def test_admin_uploads_a_zip_and_sees_the_source_ready_with_its_articles(
 @pytest.mark.parametrize(
     ("filename", "content", "message"),
     [
-        ("setup.exe", b"MZ\x90\x00", "'setup.exe' is not a file a"),
+        ("setup.exe", b"MZ\x90\x00", "'setup.exe' is not a supported file"),
         ("empty.md", b"", "The file is empty."),
         ("big.md", b"# Big\n\n" + b"words " * 400, "the limit is"),
     ],

@@ -116,7 +116,9 @@ def test_upload_of_an_unknown_type_or_over_the_limit_is_refused(api, settings):
         format="multipart",
     )
 
-    assert exe.status_code == 400 and "'tool.exe' is not a file" in str(exe.json()["file"])
+    assert exe.status_code == 400 and "'tool.exe' is not a supported file" in str(
+        exe.json()["file"]
+    )
     assert big.status_code == 400 and "the limit is 0.0 MB" in str(big.json()["file"])
     assert not Source.objects.exists()
 

@@ -174,7 +174,12 @@ def test_unreachable_website_fails_the_sync_with_a_reason(workspace):
 @pytest.mark.parametrize(
     ("kind", "filename", "content", "message"),
     [
-        (SourceKind.UPLOAD, "virus.exe", b"MZ", "is not a file a Uploaded files"),
+        (
+            SourceKind.UPLOAD,
+            "virus.exe",
+            b"MZ",
+            "is not a supported file for this kind of source: use .md",
+        ),
         (SourceKind.ZENDESK, "export.csv", b"a,b", "use .json"),
         (SourceKind.UPLOAD, "empty.md", b"", "The file is empty."),
     ],
