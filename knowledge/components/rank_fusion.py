@@ -23,7 +23,7 @@ class ArticleRankFusion:
         self,
         top_k: int = 5,
         per_article: int = 2,
-        k: int = 5,
+        k: int = 3,
         weights: dict[str, float] | None = None,
         support_share: float = 0.3,
     ) -> None:
