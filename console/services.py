@@ -19,7 +19,11 @@ API_KEY_PREFIX = "sck_"
 API_KEY_TOUCH_INTERVAL = timedelta(minutes=1)
 
 
+@transaction.atomic
 def workspace_create(*, name: str, slug: str | None = None) -> Workspace:
+    """A new workspace, with its default support flow already published so that it answers."""
+    from routing.services import flow_create_default
+
     name = name.strip()
     if not name:
         raise ValidationError({"name": "A workspace needs a name."})
@@ -28,7 +32,9 @@ def workspace_create(*, name: str, slug: str | None = None) -> Workspace:
         raise ValidationError({"slug": "The workspace address must contain letters or digits."})
     if Workspace.objects.filter(slug=slug).exists():
         raise ValidationError({"slug": f"A workspace with the address {slug!r} already exists."})
-    return Workspace.objects.create(name=name, slug=slug)
+    workspace = Workspace.objects.create(name=name, slug=slug)
+    flow_create_default(workspace=workspace)
+    return workspace
 
 
 def workspace_get_or_create(*, slug: str, name: str | None = None) -> tuple[Workspace, bool]:

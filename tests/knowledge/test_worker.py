@@ -11,6 +11,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+import redis
 from asgiref.sync import sync_to_async
 from channels.layers import channel_layers
 from channels.routing import URLRouter
@@ -26,6 +27,16 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 ROOT = Path(__file__).resolve().parents[2]
 REDIS_URL = "redis://127.0.0.1:6379/0"
+# The broker gets a Redis database of its own, emptied first: no task left by an earlier run
+# reaches this test's worker.
+BROKER_URL = "redis://127.0.0.1:6379/15"
+
+
+def forget_broker_connections() -> None:
+    """Celery keeps its connection pools (made for the in-process `memory://` broker by earlier
+    tests); drop them so the next task is published with the current broker settings."""
+    celery_app.__dict__["_pool"] = None
+    celery_app.amqp.__dict__["_producer_pool"] = None
 
 
 def database_url() -> str:
@@ -45,8 +56,8 @@ def database_url() -> str:
 
 @pytest.fixture
 def redis_setup(settings, monkeypatch, tmp_path):
-    """This process and a Celery worker process, both on Redis, on a queue of their own."""
-    queue = f"test-{uuid.uuid4().hex}"
+    """This process and a Celery worker process, both on Redis."""
+    redis.Redis.from_url(BROKER_URL).flushdb()
     prefix = f"test-{uuid.uuid4().hex}:"
     settings.CHANNEL_LAYERS = {
         "default": {
@@ -56,14 +67,14 @@ def redis_setup(settings, monkeypatch, tmp_path):
     }
     channel_layers.backends.clear()
     monkeypatch.setitem(celery_app.conf, "task_always_eager", False)
-    monkeypatch.setitem(celery_app.conf, "broker_url", REDIS_URL)
-    monkeypatch.setitem(celery_app.conf, "task_default_queue", queue)
+    monkeypatch.setitem(celery_app.conf, "broker_url", BROKER_URL)
+    forget_broker_connections()
     worker_settings = tmp_path / "worker_settings.py"
-    # The worker uses the project's settings with this test's channel prefix and queue.
+    # The worker uses the project's settings with this test's channel prefix and broker.
     worker_settings.write_text(
         "from config.settings import *  # noqa: F403\n"
         f"CHANNEL_LAYERS['default']['CONFIG']['prefix'] = {prefix!r}\n"
-        f"CELERY_TASK_DEFAULT_QUEUE = {queue!r}\n"
+        f"CELERY_BROKER_URL = {BROKER_URL!r}\n"
     )
     env = {
         **os.environ,
@@ -82,8 +93,6 @@ def redis_setup(settings, monkeypatch, tmp_path):
             "config",
             "worker",
             "--pool=solo",
-            "-Q",
-            queue,
             "--without-heartbeat",
             "--without-gossip",
             "--without-mingle",
@@ -102,6 +111,7 @@ def redis_setup(settings, monkeypatch, tmp_path):
     except subprocess.TimeoutExpired:
         worker.kill()
     log.close()
+    forget_broker_connections()
     channel_layers.backends.clear()
 
 

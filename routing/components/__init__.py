@@ -1,0 +1,1 @@
+"""Haystack components of the routing pipeline, one per file."""

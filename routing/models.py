@@ -1,0 +1,55 @@
+"""Support flows: a draft the admin edits, and immutable published versions.
+
+A conversation records the version that answered it; rolling back publishes an earlier
+snapshot again as a new version, so the history only ever grows.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from django.db import models
+
+from console.models import User, Workspace
+
+
+class SupportFlow(models.Model):
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="flows")
+    name = models.CharField(max_length=120)
+    # The draft, as routing.flow_settings.FlowSettings JSON.
+    settings = models.JSONField(default=dict)
+    # Bumped on every draft change, so that a second admin's save is told the draft moved on.
+    draft_revision = models.PositiveIntegerField(default=1)
+    published_version = models.ForeignKey(
+        "FlowVersion", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("name",)
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(fields=("workspace", "name"), name="flow_name_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class FlowVersion(models.Model):
+    flow = models.ForeignKey(SupportFlow, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    # Everything that decides an answer, frozen: {"settings": {...}} (rules and queues join it).
+    snapshot = models.JSONField()
+    published_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True)
+    published_at = models.DateTimeField(auto_now_add=True)
+    note = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ("-number",)
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(fields=("flow", "number"), name="flow_version_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.flow} v{self.number}"
