@@ -16,8 +16,10 @@ from console.models import User, Workspace
 class SupportFlow(models.Model):
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="flows")
     name = models.CharField(max_length=120)
-    # The draft, as routing.flow_settings.FlowSettings JSON.
+    # The draft, as routing.flow_settings.FlowSettings JSON, and its ordered routing rules
+    # (routing.rules.rule_validate JSON): the first enabled rule that matches decides.
     settings = models.JSONField(default=dict)
+    rules = models.JSONField(default=list, blank=True)
     # Bumped on every draft change, so that a second admin's save is told the draft moved on.
     draft_revision = models.PositiveIntegerField(default=1)
     published_version = models.ForeignKey(
@@ -39,7 +41,8 @@ class SupportFlow(models.Model):
 class FlowVersion(models.Model):
     flow = models.ForeignKey(SupportFlow, on_delete=models.CASCADE, related_name="versions")
     number = models.PositiveIntegerField()
-    # Everything that decides an answer, frozen: {"settings": {...}} (rules and queues join it).
+    # Everything that decides an answer, frozen: {"settings": {...}, "rules": [...],
+    # "queues": [...]}.
     snapshot = models.JSONField()
     published_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True)
     published_at = models.DateTimeField(auto_now_add=True)
@@ -53,3 +56,25 @@ class FlowVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.flow} v{self.number}"
+
+
+class Queue(models.Model):
+    """Where handed-off conversations wait for an agent of the right tier."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="queues")
+    name = models.CharField(max_length=80)
+    tier = models.PositiveSmallIntegerField(default=1)
+    # Waiting unclaimed longer than this raises the conversation's priority.
+    sla_wait_minutes = models.PositiveIntegerField(default=10)
+    members = models.ManyToManyField(User, blank=True, related_name="queues")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("tier", "name")
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(fields=("workspace", "name"), name="queue_name_unique"),
+            models.CheckConstraint(condition=models.Q(tier__in=(1, 2)), name="queue_tier_1_or_2"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name

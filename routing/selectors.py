@@ -6,7 +6,7 @@ from django.db.models import QuerySet
 
 from console.models import Workspace
 from routing.flow_settings import FlowSettings
-from routing.models import FlowVersion, SupportFlow
+from routing.models import FlowVersion, Queue, SupportFlow
 
 
 def flows_of_workspace(*, workspace: Workspace) -> QuerySet[SupportFlow]:
@@ -22,3 +22,11 @@ def published_version(*, workspace: Workspace) -> FlowVersion | None:
 
 def version_settings(version: FlowVersion) -> FlowSettings:
     return FlowSettings.from_json(version.snapshot["settings"])
+
+
+def flow_of_workspace(*, workspace: Workspace, flow_id: int) -> SupportFlow | None:
+    return flows_of_workspace(workspace=workspace).filter(pk=flow_id).first()
+
+
+def queues_of_workspace(*, workspace: Workspace) -> QuerySet[Queue]:
+    return Queue.objects.filter(workspace=workspace).order_by("tier", "name")
