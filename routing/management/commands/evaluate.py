@@ -1,0 +1,145 @@
+import json
+import statistics
+import time
+from argparse import ArgumentParser
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from console.models import Workspace
+from routing.pipeline import MessageContext, MessageDecision, flow_message_decide
+from routing.selectors import published_version
+
+
+class Command(BaseCommand):
+    help = (
+        "Run evaluation cases (JSONL, see ../shared/eval/README.md) through the workspace's "
+        "published flow, each as a fresh conversation, and report answers, handoffs, languages "
+        "and latency."
+    )
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument("cases", help="A JSONL file of cases")
+        parser.add_argument("--workspace", required=True, help="Workspace slug")
+        parser.add_argument("--json", dest="json_out", help="Write the records and summary here")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        workspace = Workspace.objects.filter(slug=options["workspace"]).first()
+        if workspace is None:
+            raise CommandError(f"No workspace with the slug {options['workspace']!r}.")
+        version = published_version(workspace=workspace)
+        if version is None:
+            raise CommandError(f"{workspace.slug} has no published flow.")
+        cases = _read_cases(Path(options["cases"]))
+        records = []
+        for number, case in enumerate(cases, start=1):
+            records.append(_run_case(version, workspace.pk, case))
+            self.stdout.write(f"\r  {number}/{len(cases)} cases", ending="")
+        self.stdout.write("")
+        summary = _summary(cases, records)
+        for name, value in summary.items():
+            self.stdout.write(f"{name:>34}: {value}")
+        if options["json_out"]:
+            Path(options["json_out"]).write_text(
+                json.dumps({"cases": records, "summary": summary}, ensure_ascii=False, indent=2)
+            )
+
+
+def _read_cases(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        raise CommandError(f"{path} does not exist.")
+    cases = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            case = json.loads(line)
+        except ValueError as error:
+            raise CommandError(f"{path}:{number}: not JSON ({error}).") from None
+        if not isinstance(case, dict) or not case.get("turns") or "expect" not in case:
+            raise CommandError(f"{path}:{number}: a case needs `turns` and `expect`.")
+        cases.append(case)
+    return cases
+
+
+def _run_case(version: Any, workspace_id: int, case: dict[str, Any]) -> dict[str, Any]:
+    customer = case.get("customer") or {}
+    context = MessageContext(
+        customer={
+            "plan": customer.get("plan"),
+            "attributes": {k: v for k, v in customer.items() if k not in ("plan", "name")},
+        }
+    )
+    decision: MessageDecision | None = None
+    latencies = []
+    for turn in case["turns"]:
+        started = time.perf_counter()
+        decision = flow_message_decide(
+            version=version, workspace_id=workspace_id, message=turn, context=context
+        )
+        latencies.append((time.perf_counter() - started) * 1000)
+        if decision.outcome == "handoff":
+            break
+        context.history.append(turn)
+        context.previous_language = decision.language
+        context.ai_turns += 1
+    assert decision is not None
+    return {
+        "id": case.get("id"),
+        "outcome": "handoff" if decision.outcome == "handoff" else "answer",
+        "cited": [citation["external_id"] for citation in decision.citations],
+        "language": decision.language,
+        "reason": decision.reason or None,
+        "priority": decision.priority or None,
+        "reply": decision.reply,
+        "latency_ms": round(statistics.mean(latencies), 1),
+        "latencies_ms": [round(value, 1) for value in latencies],
+    }
+
+
+def _summary(cases: list[dict[str, Any]], records: list[dict[str, Any]]) -> dict[str, Any]:
+    answer = [
+        (c, r) for c, r in zip(cases, records, strict=True) if c["expect"]["outcome"] == "answer"
+    ]
+    handoff = [
+        (c, r) for c, r in zip(cases, records, strict=True) if c["expect"]["outcome"] == "handoff"
+    ]
+    with_language = [
+        (c, r) for c, r in zip(cases, records, strict=True) if c["expect"].get("language")
+    ]
+    latencies = sorted(value for record in records for value in record["latencies_ms"])
+
+    def share(hits: int, total: int) -> float | None:
+        return round(hits / total, 3) if total else None
+
+    return {
+        "cases": len(cases),
+        "answer_cases": len(answer),
+        "answered_with_gold_cited_first": share(
+            sum(
+                1
+                for c, r in answer
+                if r["outcome"] == "answer"
+                and r["cited"][:1]
+                and r["cited"][0] in c["expect"].get("articles", [])
+            ),
+            len(answer),
+        ),
+        "answered_at_all": share(
+            sum(1 for _, r in answer if r["outcome"] == "answer"), len(answer)
+        ),
+        "handoff_cases": len(handoff),
+        "handed_off": share(sum(1 for _, r in handoff if r["outcome"] == "handoff"), len(handoff)),
+        "answered_instead_hallucination_risk": share(
+            sum(1 for _, r in handoff if r["outcome"] == "answer"), len(handoff)
+        ),
+        "reply_in_expected_language": share(
+            sum(1 for c, r in with_language if r["language"] == c["expect"]["language"]),
+            len(with_language),
+        ),
+        "latency_ms_p50": round(statistics.median(latencies), 1) if latencies else None,
+        "latency_ms_p95": round(latencies[max(0, round(len(latencies) * 0.95) - 1)], 1)
+        if latencies
+        else None,
+    }
