@@ -68,7 +68,7 @@ def client_for(user: User) -> Client:
 
 
 # A tiny help center: English billing and password articles, and a Portuguese translation.
-BILLING = """# Billing and invoices
+BILLING_ARTICLE = """# Billing and invoices
 
 Everything about paying for Quillboard.
 
@@ -82,13 +82,13 @@ QB-2024-000123 and show your VAT id when you have added one.
 Annual plans are refunded in full within 14 days of purchase. Monthly plans are not refunded.
 """
 
-PASSWORD = """# Reset your password
+PASSWORD_ARTICLE = """# Reset your password
 
 Click "Forgot password" on the sign-in page and enter your work email. The reset link is valid
 for 30 minutes and works once. If the email does not arrive, check your spam folder.
 """
 
-SENHA = """# Redefinir sua senha
+SENHA_ARTICLE = """# Redefinir sua senha
 
 Clique em "Esqueci minha senha" na página de login e informe seu e-mail de trabalho. O link de
 redefinição vale por 30 minutos e funciona uma única vez.
@@ -98,9 +98,9 @@ redefinição vale por 30 minutos e funciona uma única vez.
 def write_help_center(folder: Path) -> Path:
     (folder / "en").mkdir(parents=True, exist_ok=True)
     (folder / "pt").mkdir(parents=True, exist_ok=True)
-    (folder / "en" / "billing.md").write_text(BILLING)
-    (folder / "en" / "reset-password.md").write_text(PASSWORD)
-    (folder / "pt" / "reset-password.md").write_text(SENHA)
+    (folder / "en" / "billing.md").write_text(BILLING_ARTICLE)
+    (folder / "en" / "reset-password.md").write_text(PASSWORD_ARTICLE)
+    (folder / "pt" / "reset-password.md").write_text(SENHA_ARTICLE)
     return folder
 
 
