@@ -7,7 +7,8 @@ they must be a member of it. Anything else is 404, never another tenant's data.
 
 from __future__ import annotations
 
-from rest_framework.exceptions import NotFound, PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.request import Request
 
 from console.access import CURRENT_WORKSPACE_SESSION_KEY
@@ -53,3 +54,8 @@ def api_workspace_for_change(request: Request) -> Workspace:
     if not membership.is_admin:
         raise PermissionDenied("Only admins of this workspace can change it.")
     return membership.workspace
+
+
+def api_validation_error(error: DjangoValidationError) -> ValidationError:
+    """A service's ValidationError as a 400 body: field-keyed when the service named fields."""
+    return ValidationError(error.message_dict if hasattr(error, "error_dict") else error.messages)

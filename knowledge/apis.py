@@ -15,16 +15,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from console.api_access import api_workspace, api_workspace_for_change
+from console.api_access import api_validation_error, api_workspace, api_workspace_for_change
 from knowledge import services
 from knowledge.models import Article, Source, SourceKind
 from knowledge.selectors import articles_of_workspace, knowledge_search, sources_of_workspace
-
-
-def _api_error(error: ValidationError) -> ApiValidationError:
-    return ApiValidationError(
-        error.message_dict if hasattr(error, "error_dict") else error.messages
-    )
 
 
 class SourceOutputSerializer(serializers.ModelSerializer[Source]):
@@ -100,7 +94,7 @@ class SourceListCreateApi(APIView):
                     must_be_new=True,
                 )
         except ValidationError as error:
-            raise _api_error(error) from None
+            raise api_validation_error(error) from None
         if values["sync"]:
             source = services.source_sync_request(source=source)
         source.refresh_from_db()
@@ -149,7 +143,7 @@ class SourceUploadApi(APIView):
                 upload=data.validated_data["file"],
             )
         except ValidationError as error:
-            raise _api_error(error) from None
+            raise api_validation_error(error) from None
         source = services.source_sync_request(source=source)
         source.refresh_from_db()
         return Response(SourceOutputSerializer(source).data)

@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from console.api_access import api_workspace, api_workspace_for_change
+from console.api_access import api_validation_error, api_workspace, api_workspace_for_change
 from console.authentication import ApiKeyClient
 from console.models import User, Workspace
 from routing import services
@@ -24,9 +24,7 @@ from routing.selectors import flow_of_workspace, flows_of_workspace, queues_of_w
 def _api_error(error: ValidationError) -> ApiValidationError:
     if isinstance(error, services.DraftChangedError):
         return ApiValidationError({"revision": error.messages})
-    return ApiValidationError(
-        error.message_dict if hasattr(error, "error_dict") else error.messages
-    )
+    return api_validation_error(error)
 
 
 def _flow_or_404(workspace: Workspace, flow_id: int) -> SupportFlow:

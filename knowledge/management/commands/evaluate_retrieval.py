@@ -1,5 +1,4 @@
 import json
-import statistics
 from argparse import ArgumentParser
 from pathlib import Path
 from typing import Any
@@ -7,6 +6,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from console.models import Workspace
+from knowledge.evaluation import CasesError, percentile, read_cases
 from knowledge.selectors import knowledge_search
 
 
@@ -27,7 +27,14 @@ class Command(BaseCommand):
         workspace = Workspace.objects.filter(slug=options["workspace"]).first()
         if workspace is None:
             raise CommandError(f"No workspace with the slug {options['workspace']!r}.")
-        cases = self._answer_cases(Path(options["cases"]))
+        try:
+            cases = [
+                case
+                for case in read_cases(Path(options["cases"]))
+                if case["expect"].get("outcome") == "answer" and case["expect"].get("articles")
+            ]
+        except CasesError as error:
+            raise CommandError(str(error)) from None
         if not cases:
             raise CommandError("No answer cases with gold articles in the file.")
         k = options["k"]
@@ -50,8 +57,8 @@ class Command(BaseCommand):
             "cases": len(cases),
             "recall_at_1": round(hits_at_1 / len(cases), 3),
             f"recall_at_{k}": round(hits_at_k / len(cases), 3),
-            "latency_ms_p50": round(statistics.median(latencies), 1),
-            "latency_ms_p95": round(latencies[max(0, int(len(latencies) * 0.95) - 1)], 1),
+            "latency_ms_p50": round(percentile(latencies, 0.5), 1),
+            "latency_ms_p95": round(percentile(latencies, 0.95), 1),
         }
         if options["json"]:
             self.stdout.write(json.dumps(figures))
@@ -63,19 +70,3 @@ class Command(BaseCommand):
                 self.stdout.write(
                     f"\n{case_id}: {query}\n  gold:  {expected}\n  found: {retrieved}"
                 )
-
-    def _answer_cases(self, path: Path) -> list[dict[str, Any]]:
-        if not path.exists():
-            raise CommandError(f"{path} does not exist.")
-        cases = []
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                case = json.loads(line)
-            except ValueError as error:
-                raise CommandError(f"{path}:{number}: not JSON ({error}).") from None
-            expect = case.get("expect") or {}
-            if expect.get("outcome") == "answer" and expect.get("articles"):
-                cases.append(case)
-        return cases

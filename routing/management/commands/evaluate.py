@@ -8,6 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from console.models import Workspace
+from knowledge.evaluation import CasesError, percentile, read_cases
 from routing.pipeline import MessageContext, MessageDecision, flow_message_decide
 from routing.selectors import published_version
 
@@ -31,7 +32,10 @@ class Command(BaseCommand):
         version = published_version(workspace=workspace)
         if version is None:
             raise CommandError(f"{workspace.slug} has no published flow.")
-        cases = _read_cases(Path(options["cases"]))
+        try:
+            cases = read_cases(Path(options["cases"]))
+        except CasesError as error:
+            raise CommandError(str(error)) from None
         records = []
         for number, case in enumerate(cases, start=1):
             records.append(_run_case(version, workspace.pk, case))
@@ -44,23 +48,6 @@ class Command(BaseCommand):
             Path(options["json_out"]).write_text(
                 json.dumps({"cases": records, "summary": summary}, ensure_ascii=False, indent=2)
             )
-
-
-def _read_cases(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        raise CommandError(f"{path} does not exist.")
-    cases = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            case = json.loads(line)
-        except ValueError as error:
-            raise CommandError(f"{path}:{number}: not JSON ({error}).") from None
-        if not isinstance(case, dict) or not case.get("turns") or "expect" not in case:
-            raise CommandError(f"{path}:{number}: a case needs `turns` and `expect`.")
-        cases.append(case)
-    return cases
 
 
 def _run_case(version: Any, workspace_id: int, case: dict[str, Any]) -> dict[str, Any]:
@@ -138,8 +125,6 @@ def _summary(cases: list[dict[str, Any]], records: list[dict[str, Any]]) -> dict
             sum(1 for c, r in with_language if r["language"] == c["expect"]["language"]),
             len(with_language),
         ),
-        "latency_ms_p50": round(statistics.median(latencies), 1) if latencies else None,
-        "latency_ms_p95": round(latencies[max(0, round(len(latencies) * 0.95) - 1)], 1)
-        if latencies
-        else None,
+        "latency_ms_p50": round(percentile(latencies, 0.5), 1) if latencies else None,
+        "latency_ms_p95": round(percentile(latencies, 0.95), 1) if latencies else None,
     }

@@ -1,5 +1,4 @@
 import json
-import math
 import time
 from argparse import ArgumentParser
 from collections import Counter, defaultdict
@@ -11,6 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from knowledge.evaluation import percentile
 from knowledge.language import MIN_CONFIDENCE_MARGIN, MIN_LETTERS_TO_DETECT, MIN_WORDS_TO_DETECT
 from routing.components.language_detector import LanguageDetector
 
@@ -190,8 +190,8 @@ class Command(BaseCommand):
                 for (dataset, expected, detected), count in confusions.most_common(10)
             ],
             "latency_ms": {
-                "p50": round(_percentile(latencies, 0.50), 3),
-                "p95": round(_percentile(latencies, 0.95), 3),
+                "p50": round(percentile(latencies, 0.50), 3),
+                "p95": round(percentile(latencies, 0.95), 3),
             },
         }
 
@@ -224,8 +224,3 @@ class Command(BaseCommand):
         self.stdout.write(
             f"\nLatency per message (warm): p50 {latency['p50']} ms, p95 {latency['p95']} ms"
         )
-
-
-def _percentile(values: list[float], fraction: float) -> float:
-    """Nearest-rank percentile of sorted `values`."""
-    return values[max(0, math.ceil(fraction * len(values)) - 1)]

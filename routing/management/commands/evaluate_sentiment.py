@@ -1,6 +1,5 @@
 import json
 import re
-import statistics
 import time
 from argparse import ArgumentParser
 from dataclasses import dataclass, field
@@ -10,6 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from knowledge.evaluation import percentile
 from routing.components.sentiment_scorer import SUGGESTED_ESCALATION_THRESHOLD, SentimentScorer
 
 SWEEP = (-0.3, -0.4, -0.5, -0.6, -0.7)
@@ -83,8 +83,8 @@ class Command(BaseCommand):
             "customer_turns": len(latencies),
             "threshold": threshold,
             **_escalation_figures(scored, threshold),
-            "latency_ms_p50": round(statistics.median(latencies), 3),
-            "latency_ms_p95": round(latencies[max(0, int(len(latencies) * 0.95) - 1)], 3),
+            "latency_ms_p50": round(percentile(latencies, 0.5), 3),
+            "latency_ms_p95": round(percentile(latencies, 0.95), 3),
             "sweep": [
                 {"threshold": value, **_escalation_figures(scored, value)} for value in SWEEP
             ],
