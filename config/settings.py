@@ -12,6 +12,7 @@ from typing import Any
 
 import dj_database_url
 
+from config.channel_layer import redis_channel_layer_config
 from config.env import (
     SettingError,
     development_secret_key,
@@ -112,12 +113,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env_url("REDIS_URL", ("redis", "rediss", "unix"))
 CHANNEL_LAYERS: dict[str, dict[str, Any]]
 if REDIS_URL:
-    CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": "support-console:"},
-        }
-    }
+    CHANNEL_LAYERS = {"default": redis_channel_layer_config(REDIS_URL, prefix="support-console:")}
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 

@@ -6,6 +6,7 @@ import pytest
 from channels.layers import channel_layers
 
 from config.celery import app as celery_app
+from config.channel_layer import redis_channel_layer_config
 
 pytestmark = pytest.mark.django_db
 
@@ -26,10 +27,7 @@ def redis_broker(monkeypatch):
 def redis_channel_layer(settings):
     def use(url: str) -> None:
         settings.CHANNEL_LAYERS = {
-            "default": {
-                "BACKEND": "channels_redis.core.RedisChannelLayer",
-                "CONFIG": {"hosts": [url], "prefix": "test-healthz:"},
-            }
+            "default": redis_channel_layer_config(url, prefix="test-healthz:")
         }
         channel_layers.backends.clear()
 

@@ -10,6 +10,7 @@ from channels.layers import channel_layers
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 
+from config.channel_layer import redis_channel_layer_config
 from console.consumers import CLOSE_NOT_A_MEMBER
 from console.realtime import workspace_event_broadcast
 from console.routing import websocket_urlpatterns
@@ -21,15 +22,11 @@ application = URLRouter(websocket_urlpatterns)
 
 @pytest.fixture
 def redis_channel_layer(settings):
+    # A fresh prefix per test: nothing left in Redis by another run can leak in.
     settings.CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            # A fresh prefix per test: nothing left in Redis by another run can leak in.
-            "CONFIG": {
-                "hosts": ["redis://127.0.0.1:6379/0"],
-                "prefix": f"test-{uuid.uuid4().hex}:",
-            },
-        }
+        "default": redis_channel_layer_config(
+            "redis://127.0.0.1:6379/0", prefix=f"test-{uuid.uuid4().hex}:"
+        )
     }
     channel_layers.backends.clear()
     yield
@@ -59,6 +56,23 @@ async def test_redis_layer_delivers_an_event_to_two_consumers(redis_channel_laye
     finally:
         await admin_socket.disconnect()
         await agent_socket.disconnect()
+
+
+async def test_a_socket_left_idle_on_redis_still_hears_the_next_event(redis_channel_layer, admin):
+    """A console tab may sit for minutes between events; the Redis layer waits in 5 s blocking
+    reads, which must not time out the socket underneath."""
+    socket = socket_for(admin)
+    try:
+        assert (await socket.connect())[0]
+        assert await socket.receive_nothing(timeout=7)
+
+        await sync_to_async(workspace_event_broadcast)(
+            workspace_id=await _workspace_id(admin), event={"type": "source.progress"}
+        )
+
+        assert await socket.receive_json_from(timeout=3) == {"type": "source.progress"}
+    finally:
+        await socket.disconnect()
 
 
 async def test_outsider_socket_is_refused_and_hears_nothing(redis_channel_layer, outsider, admin):

@@ -19,6 +19,7 @@ from channels.testing import WebsocketCommunicator
 from django.db import connection
 
 from config.celery import app as celery_app
+from config.channel_layer import redis_channel_layer_config
 from console.routing import websocket_urlpatterns
 from knowledge.models import Source, SourceKind, SourceStatus
 from knowledge.services import source_create, source_sync_request
@@ -59,12 +60,7 @@ def redis_setup(settings, monkeypatch, tmp_path):
     """This process and a Celery worker process, both on Redis."""
     redis.Redis.from_url(BROKER_URL).flushdb()
     prefix = f"test-{uuid.uuid4().hex}:"
-    settings.CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": prefix},
-        }
-    }
+    settings.CHANNEL_LAYERS = {"default": redis_channel_layer_config(REDIS_URL, prefix=prefix)}
     channel_layers.backends.clear()
     monkeypatch.setitem(celery_app.conf, "task_always_eager", False)
     monkeypatch.setitem(celery_app.conf, "broker_url", BROKER_URL)
