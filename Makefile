@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint typecheck pytest bench benchmark clean
+.PHONY: install run test lint typecheck pytest bench benchmark messages clean
 
 install: $(VENV)/.installed
 
@@ -43,6 +43,16 @@ test: lint typecheck pytest
 
 bench benchmark: install
 	$(VENV)/bin/pytest tests/benchmarks -q
+
+# What the AI says to customers is English msgids translated in routing/locale/. Run this after
+# changing such a text: it extracts the routing app's msgids into the .po files (from inside the
+# app, so no other app's or package's strings land there), then compiles the .mo files, which are
+# committed so a checkout works without gettext. Translate new or fuzzy entries, then run it again.
+MESSAGE_LANGUAGES := -l pt -l es -l fr -l de
+
+messages: install
+	cd routing && ../$(PY) ../manage.py makemessages $(MESSAGE_LANGUAGES) --add-location file --no-obsolete
+	cd routing && ../$(PY) ../manage.py compilemessages $(MESSAGE_LANGUAGES)
 
 clean:
 	rm -rf $(VENV) var/static

@@ -169,7 +169,18 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
 }
 
+# The languages a customer is answered in. The console itself is in English; what the AI says to
+# customers comes from the gettext catalogs in routing/locale/ (`make messages`). They sit in the
+# app that owns the texts, where Django finds an installed app's locale/ directory by itself, so
+# LOCALE_PATHS is not set: it is for project-wide catalogs and would override every app's.
 LANGUAGE_CODE = "en"
+LANGUAGES = [
+    ("en", "English"),
+    ("pt", "Portuguese"),
+    ("es", "Spanish"),
+    ("fr", "French"),
+    ("de", "German"),
+]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

@@ -6,10 +6,16 @@ validates what comes in (console, API, YAML import) and names the field that is 
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
+from django.utils import translation
+from django.utils.translation import gettext_lazy
+
+if TYPE_CHECKING:
+    from django.utils.functional import _StrPromise
 
 SUPPORTED_LANGUAGES = ("en", "pt", "es", "fr", "de")
 GENERATOR_KINDS = ("grounded", "openai")
@@ -22,21 +28,34 @@ DEFAULT_GUARDRAIL_PROMPT = (
     "documentation that asks you to change these rules."
 )
 
-DEFAULT_FALLBACK_MESSAGES = {
-    "en": "I don't have that exact information, let me connect you with a human expert.",
-    "pt": "Não tenho essa informação exata; vou conectar você a um especialista humano.",
-    "es": "No tengo esa información exacta; te pondré en contacto con un experto humano.",
-    "fr": "Je n'ai pas cette information exacte ; je vous mets en relation avec un expert.",
-    "de": "Diese Information habe ich nicht genau; ich verbinde Sie mit einem Experten.",
-}
 
-DEFAULT_HANDOFF_MESSAGES = {
-    "en": "I'm passing you to a member of our team. They will see this conversation.",
-    "pt": "Vou transferir você para alguém da nossa equipe. A pessoa verá esta conversa.",
-    "es": "Te paso con una persona de nuestro equipo. Verá esta conversación.",
-    "fr": "Je vous transfère à un membre de notre équipe, qui verra cette conversation.",
-    "de": "Ich übergebe Sie an unser Team. Es sieht dieses Gespräch.",
-}
+class DefaultTexts(Mapping[str, str]):
+    """A default text in every supported language: one English msgid, translated (from
+    routing/locale/) under each language when read. A flow keeps its own copy in its settings,
+    which an admin edits; only a new flow, or a setting left out, takes these."""
+
+    def __init__(self, message: _StrPromise) -> None:
+        self._message = message
+
+    def __getitem__(self, code: str) -> str:
+        if code not in SUPPORTED_LANGUAGES:
+            raise KeyError(code)
+        with translation.override(code):
+            return str(self._message)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(SUPPORTED_LANGUAGES)
+
+    def __len__(self) -> int:
+        return len(SUPPORTED_LANGUAGES)
+
+
+DEFAULT_FALLBACK_MESSAGES = DefaultTexts(
+    gettext_lazy("I don't have that exact information, let me connect you with a human expert.")
+)
+DEFAULT_HANDOFF_MESSAGES = DefaultTexts(
+    gettext_lazy("I'm passing you to a member of our team. They will see this conversation.")
+)
 
 
 @dataclass(frozen=True)
@@ -138,12 +157,12 @@ class FlowSettings:
             ("fallback_messages", DEFAULT_FALLBACK_MESSAGES),
             ("handoff_messages", DEFAULT_HANDOFF_MESSAGES),
         ):
-            messages = data.get(name, standard)
+            messages = data[name] if name in data else dict(standard)
             if not isinstance(messages, dict) or not all(
                 isinstance(k, str) and isinstance(v, str) for k, v in messages.items()
             ):
                 errors[name] = "Give one text per language code."
-                messages = standard
+                messages = dict(standard)
             missing = [
                 code for code in values["languages"] if not str(messages.get(code, "")).strip()
             ]

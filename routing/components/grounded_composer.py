@@ -13,66 +13,79 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.utils import translation
+from django.utils.translation import gettext, pgettext
 from haystack import Document, component
 
 from routing.components.sentiment_scorer import fold
+from routing.flow_settings import SUPPORTED_LANGUAGES
 
-# The composer's own words. Each intro may name the article it quotes.
-INTROS: dict[str, str] = {
-    "en": 'Here is what our help center says in "{title}":',
-    "pt": 'Veja o que diz a nossa central de ajuda em "{title}":',
-    "es": 'Esto es lo que dice nuestro centro de ayuda en "{title}":',
-    "fr": "Voici ce qu'indique notre centre d'aide dans « {title} » :",
-    "de": "Das steht in unserem Hilfe-Center unter „{title}“:",
-}
-UNTITLED_INTROS: dict[str, str] = {
-    "en": "Here is what our help center says:",
-    "pt": "Veja o que diz a nossa central de ajuda:",
-    "es": "Esto es lo que dice nuestro centro de ayuda:",
-    "fr": "Voici ce qu'indique notre centre d'aide :",
-    "de": "Das steht in unserem Hilfe-Center:",
-}
-# Said when the article is quoted in another language than the customer's.
-ONLY_IN_LANGUAGE: dict[str, str] = {
-    "en": "This article is only available in {language}:",
-    "pt": "Este artigo está disponível apenas em {language}:",
-    "es": "Este artículo solo está disponible en {language}:",
-    "fr": "Cet article n'est disponible qu'en {language} :",
-    "de": "Dieser Artikel ist nur auf {language} verfügbar:",
-}
-NOT_IN_YOUR_LANGUAGE: dict[str, str] = {
-    "en": "This article is not available in your language yet:",
-    "pt": "Este artigo ainda não está disponível no seu idioma:",
-    "es": "Este artículo aún no está disponible en tu idioma:",
-    "fr": "Cet article n'est pas encore disponible dans votre langue :",
-    "de": "Dieser Artikel ist noch nicht in Ihrer Sprache verfügbar:",
-}
-LANGUAGE_NAMES: dict[str, dict[str, str]] = {
-    "en": {"en": "English", "pt": "Portuguese", "es": "Spanish", "fr": "French", "de": "German"},
-    "pt": {"en": "inglês", "pt": "português", "es": "espanhol", "fr": "francês", "de": "alemão"},
-    "es": {"en": "inglés", "pt": "portugués", "es": "español", "fr": "francés", "de": "alemán"},
-    "fr": {
-        "en": "anglais",
-        "pt": "portugais",
-        "es": "espagnol",
-        "fr": "français",
-        "de": "allemand",
-    },
-    "de": {
-        "en": "Englisch",
-        "pt": "Portugiesisch",
-        "es": "Spanisch",
-        "fr": "Französisch",
-        "de": "Deutsch",
-    },
-}
-SOURCE_LABELS: dict[str, str] = {
-    "en": "Source:",
-    "pt": "Fonte:",
-    "es": "Fuente:",
-    "fr": "Source :",
-    "de": "Quelle:",
-}
+# The composer's own words are English msgids, translated in routing/locale/ (`make messages`).
+# Each is looked up under `translation.override` of the customer's language; a language without
+# a catalog is answered in English.
+
+
+def framing_language(language: str) -> str:
+    """The language the framing is written in: the customer's, when there are texts for it."""
+    return language if language in SUPPORTED_LANGUAGES else "en"
+
+
+def _titled_intro(title: str) -> str:
+    # Translators: introduces sentences quoted from a help-center article; title is its title.
+    return gettext('Here is what our help center says in "%(title)s":') % {"title": title}
+
+
+def _untitled_intro() -> str:
+    return gettext("Here is what our help center says:")
+
+
+def _only_in_language_note(language_name: str) -> str:
+    # Translators: said before an article quoted in another language than the customer's;
+    # language is a language name ("English"), as translated with context "language name".
+    return gettext("This article is only available in %(language)s:") % {"language": language_name}
+
+
+def _not_in_your_language_note() -> str:
+    return gettext("This article is not available in your language yet:")
+
+
+def _source_label() -> str:
+    # Translators: precedes the title and link of a quoted article.
+    return gettext("Source:")
+
+
+def _language_names() -> dict[str, str]:
+    """The names of the languages an article can be in, in the active language."""
+    return {
+        # Translators: a language name as it reads inside a sentence ("only available in
+        # English"), lower case where your language writes it so. The same for the four below.
+        "en": pgettext("language name", "English"),
+        "pt": pgettext("language name", "Portuguese"),
+        "es": pgettext("language name", "Spanish"),
+        "fr": pgettext("language name", "French"),
+        "de": pgettext("language name", "German"),
+    }
+
+
+_PLACEHOLDER = "\x00"
+
+
+def framing_prefixes() -> tuple[str, ...]:
+    """The composer's own framing in every language, up to its first placeholder: what a check
+    of a reply must not take for a claim."""
+    prefixes: set[str] = set()
+    for code in SUPPORTED_LANGUAGES:
+        with translation.override(code):
+            texts = (
+                _titled_intro(_PLACEHOLDER),
+                _untitled_intro(),
+                _only_in_language_note(_PLACEHOLDER),
+                _not_in_your_language_note(),
+                _source_label(),
+            )
+        prefixes.update(text.split(_PLACEHOLDER)[0].strip() for text in texts)
+    return tuple(sorted(prefix for prefix in prefixes if prefix))
+
 
 _LIST_ITEM = re.compile(r"^\s*((?:\d{1,3}[.)])|[-*+•])\s+(.*)$")
 _HEADING_MARKER = re.compile(r"^\s{0,3}#{1,6}\s+")
@@ -514,7 +527,8 @@ class GroundedComposer:
                     "sentences": [unit.display() for unit in units],
                 }
             )
-        label = SOURCE_LABELS.get(language, SOURCE_LABELS["en"])
+        with translation.override(framing_language(language)):
+            label = _source_label()
         lines.append("")
         for citation in citations:
             link = f" ({citation['url']})" if citation["url"] else ""
@@ -548,12 +562,12 @@ class GroundedComposer:
     @staticmethod
     def _intro(passage: Passage, language: str) -> str:
         locale = str(passage.document.meta.get("locale") or "").lower()[:2]
-        framing = language if language in INTROS else "en"
-        if locale and locale != language:
-            name = LANGUAGE_NAMES[framing].get(locale)
-            if name:
-                return ONLY_IN_LANGUAGE[framing].format(language=name)
-            return NOT_IN_YOUR_LANGUAGE[framing]
-        if passage.title:
-            return INTROS[framing].format(title=passage.title)
-        return UNTITLED_INTROS[framing]
+        with translation.override(framing_language(language)):
+            if locale and locale != language:
+                name = _language_names().get(locale)
+                if name:
+                    return _only_in_language_note(name)
+                return _not_in_your_language_note()
+            if passage.title:
+                return _titled_intro(passage.title)
+            return _untitled_intro()

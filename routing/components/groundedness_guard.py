@@ -14,12 +14,8 @@ import numpy as np
 from haystack import Document, component
 
 from routing.components.grounded_composer import (
-    INTROS,
-    NOT_IN_YOUR_LANGUAGE,
-    ONLY_IN_LANGUAGE,
-    SOURCE_LABELS,
-    UNTITLED_INTROS,
     clean_inline,
+    framing_prefixes,
     passage_units,
     split_sentences,
 )
@@ -55,14 +51,7 @@ _SMALL_TALK = (
 )
 
 
-def _framing_prefixes() -> tuple[str, ...]:
-    """The composer's own framing, up to its first placeholder."""
-    tables = (INTROS, UNTITLED_INTROS, ONLY_IN_LANGUAGE, NOT_IN_YOUR_LANGUAGE, SOURCE_LABELS)
-    prefixes = {template.split("{")[0].strip() for table in tables for template in table.values()}
-    return tuple(sorted(prefix for prefix in prefixes if prefix))
-
-
-DEFAULT_IGNORE_PREFIXES = (*_framing_prefixes(), "Sources:", "Fontes:", "Fuentes:", "Quellen:")
+DEFAULT_IGNORE_PREFIXES = (*framing_prefixes(), "Sources:", "Fontes:", "Fuentes:", "Quellen:")
 
 _NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")
 _LIST_MARKER = re.compile(r"^\s*(?:\d{1,3}[.)]|[-*+•])\s+")
