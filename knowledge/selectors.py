@@ -13,7 +13,7 @@ from console.models import Workspace
 from knowledge.language import detect_language
 from knowledge.models import Article, Chunk, Source
 from knowledge.pipelines import retrieval_pipeline
-from knowledge.text_search import language_of
+from knowledge.text_search import QUERY_COVERAGE_SQL, language_of, search_config_for
 
 
 def sources_of_workspace(*, workspace: Workspace) -> QuerySet[Source]:
@@ -171,3 +171,28 @@ def knowledge_search(
         hits=hits,
         took_ms=(time.perf_counter() - started) * 1000,
     )
+
+
+def query_coverage(
+    *, workspace_id: int, query: str, language: str, chunk_ids: list[int]
+) -> dict[int, float]:
+    """For each chunk, the IDF-weighted share (0-1) of the query's words it contains.
+
+    A chunk can be close to a question in meaning and still not be about it ("how do I restore
+    an S3 bucket?" is near every backup page of an RDS guide); the words the question turns on
+    must be there too. The flow's confidence combines both.
+    """
+    if not chunk_ids or not query.strip():
+        return {chunk_id: 0.0 for chunk_id in chunk_ids}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            QUERY_COVERAGE_SQL,
+            {
+                "config": search_config_for(language),
+                "query": query,
+                "workspace_id": workspace_id,
+                "chunk_ids": chunk_ids,
+            },
+        )
+        coverage = {int(chunk_id): float(share or 0.0) for chunk_id, share in cursor.fetchall()}
+    return {chunk_id: coverage.get(chunk_id, 0.0) for chunk_id in chunk_ids}

@@ -124,3 +124,39 @@ JOIN knowledge_article AS article ON article.id = chunk.article_id
 WHERE %(language)s::text IS NULL OR chunk.locale = %(language)s::text
 ORDER BY scored.score DESC, chunk.id
 """
+
+
+# How much of a query the given chunks cover: per chunk, the share of the query's lexemes it
+# holds, each weighted by its IDF, so the rare words that name the subject count most. A lexeme
+# the workspace has never seen weighs the most of all: a question about something the help center
+# does not mention at all ("Glacier", "Kubernetes") is not covered by any chunk.
+QUERY_COVERAGE_SQL = """
+WITH query_terms AS (
+    SELECT DISTINCT lexeme FROM unnest(to_tsvector(%(config)s::regconfig, %(query)s))
+),
+corpus AS (
+    SELECT coalesce(
+        (SELECT chunks FROM knowledge_termstatistic
+         WHERE workspace_id = %(workspace_id)s AND lexeme = ''),
+        0
+    )::float AS chunks
+),
+weighted_terms AS (
+    SELECT query_terms.lexeme,
+           ln(1 + (corpus.chunks - coalesce(stat.chunks, 0) + 0.5)
+                  / (coalesce(stat.chunks, 0) + 0.5)) AS idf
+    FROM query_terms CROSS JOIN corpus
+    LEFT JOIN knowledge_termstatistic AS stat
+        ON stat.workspace_id = %(workspace_id)s AND stat.lexeme = query_terms.lexeme
+)
+SELECT chunk_ids.id,
+       coalesce(sum(weighted_terms.idf) FILTER (WHERE posting.chunk_id IS NOT NULL), 0)
+           / nullif(sum(weighted_terms.idf), 0)
+FROM unnest(%(chunk_ids)s::bigint[]) AS chunk_ids(id)
+CROSS JOIN weighted_terms
+LEFT JOIN knowledge_chunkterm AS posting
+    ON posting.workspace_id = %(workspace_id)s
+    AND posting.chunk_id = chunk_ids.id
+    AND posting.lexeme = weighted_terms.lexeme
+GROUP BY chunk_ids.id
+"""

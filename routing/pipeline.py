@@ -1,11 +1,15 @@
 """What happens to one customer message under a published flow version.
 
-language -> sentiment -> hybrid retrieval -> facts -> RuleRouter -> built-in guards
-(human request, sentiment, AI turns, confidence) -> GroundedComposer -> GroundednessGuard ->
-an answer with sources, or the fallback and a handoff with a reason.
+language -> sentiment -> hybrid retrieval (a Haystack pipeline) -> confidence -> facts ->
+RuleRouter -> built-in guards (human request, sentiment, AI turns, confidence) -> answer generator
+(the offline GroundedComposer, or the LLM) -> GroundednessGuard (LLM replies) -> an answer with
+sources, or the fallback and a handoff with a reason and a brief for the agent.
 
-Each stage is a Haystack component; this module runs them in order and records every stage's
-output and timing as the trace, so the simulator, the inbox and the API can show why.
+Each stage is a Haystack component. They run in order here rather than as one
+`haystack.Pipeline`: the flow branches after almost every stage (a rule fires, a guard hands off,
+the generator fails) and those branches read plainer as Python than as router conditions. Every
+stage's output and timing is recorded as the trace, so the simulator, the inbox and the API can
+show why the AI said what it said.
 """
 
 from __future__ import annotations
@@ -14,17 +18,23 @@ import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
+from django.utils import timezone
 from haystack import Document
 
-from knowledge.selectors import SearchHit, knowledge_search
+from knowledge.selectors import SearchHit, knowledge_search, query_coverage
 from routing.components.grounded_composer import GroundedComposer
 from routing.components.groundedness_guard import GroundednessGuard
+from routing.components.handoff_brief_writer import HandoffBriefWriter
 from routing.components.language_detector import LanguageDetector
+from routing.components.llm_answer_generator import LLMAnswerGenerator
+from routing.components.llm_brief_writer import LLMHandoffBriefWriter
 from routing.components.rule_router import RuleRouter
 from routing.components.sentiment_scorer import SentimentScorer
-from routing.flow_settings import FlowSettings
+from routing.confidence import retrieval_confidence
+from routing.flow_settings import FlowSettings, GeneratorSettings
 from routing.models import FlowVersion
 
 PASSAGES_FOR_ANSWER = 3
@@ -37,7 +47,10 @@ class MessageContext:
     history: list[str] = field(default_factory=list)  # earlier customer messages, oldest first
     previous_language: str | None = None
     ai_turns: int = 0  # AI replies so far that did not resolve the conversation
-    customer: dict[str, Any] = field(default_factory=dict)  # name, plan, attributes
+    customer: dict[str, Any] = field(default_factory=dict)  # name, email, plan, attributes
+    ai_replies: list[str] = field(default_factory=list)  # what the AI already said, for the brief
+    cited: list[dict[str, str]] = field(default_factory=list)  # articles it cited so far
+    sentiment_scores: list[float] = field(default_factory=list)  # of `history`, when known
 
 
 @dataclass
@@ -50,6 +63,8 @@ class MessageDecision:
     queue: str = ""
     citations: list[dict[str, str]] = field(default_factory=list)
     trace: dict[str, Any] = field(default_factory=dict)
+    brief: dict[str, Any] = field(default_factory=dict)  # handoffs: what the agent needs to know
+    tags: list[str] = field(default_factory=list)  # from rules whose action is "tag"
 
 
 class _Trace:
@@ -90,9 +105,33 @@ def _guard() -> GroundednessGuard:
     return guard
 
 
+@functools.cache
+def _brief_writer() -> HandoffBriefWriter:
+    return HandoffBriefWriter()
+
+
+@functools.cache
+def _llm_generator(generator: GeneratorSettings, prompt: str, company: str) -> LLMAnswerGenerator:
+    return LLMAnswerGenerator.from_settings(generator, prompt, company=company)
+
+
+@functools.cache
+def _llm_brief_writer(generator: GeneratorSettings) -> LLMHandoffBriefWriter:
+    return LLMHandoffBriefWriter.from_settings(generator)
+
+
 def flow_message_decide(
-    *, version: FlowVersion, workspace_id: int, message: str, context: MessageContext
+    *,
+    version: FlowVersion,
+    workspace_id: int,
+    message: str,
+    context: MessageContext,
+    streaming_callback: Callable[[str], None] | None = None,
+    now: datetime | None = None,
 ) -> MessageDecision:
+    """Decide what to do with one customer message. `streaming_callback` receives the LLM's
+    reply as it is written (an LLM flow only); the decision may still replace it with the
+    fallback if the guard rejects it, so a chat shows streamed text as provisional."""
     settings = FlowSettings.from_json(version.snapshot["settings"])
     trace = _Trace(version)
     detected = trace.run(
@@ -107,7 +146,9 @@ def flow_message_decide(
         lambda: _sentiment_scorer().run(text=message, language=language, history=context.history),
     )
     hits = trace.run("retrieval", lambda: _retrieval_stage(workspace_id, message, language))["hits"]
-    confidence = max((hit["similarity"] or 0.0 for hit in hits), default=0.0)
+    confidence = trace.run(
+        "confidence", lambda: _confidence_stage(workspace_id, message, language, hits)
+    )
     signals = [signal["name"] for signal in sentiment["signals"]]
     facts = {
         "message": message,
@@ -115,10 +156,10 @@ def flow_message_decide(
         "sentiment_score": sentiment["score"],
         "signals": signals,
         "wants_human": sentiment["wants_human"],
-        "retrieval_confidence": round(confidence, 4),
+        "retrieval_confidence": confidence["score"],
         "turns": len(context.history) + 1,
         "repeated_questions": signals.count("repetition"),
-        "business_hours": None,  # no business hours are set for the workspace yet
+        "business_hours": settings.hours.is_open(now or timezone.now()),
         "customer_plan": context.customer.get("plan"),
         "customer_attributes": context.customer.get("attributes") or {},
     }
@@ -126,20 +167,29 @@ def flow_message_decide(
     routed = trace.run(
         "rules", lambda: RuleRouter(rules=version.snapshot.get("rules", [])).run(facts=facts)
     )
+    trace.data["rule"] = routed["rule"]
     queues = [queue["name"] for queue in version.snapshot.get("queues", [])]
+    tags = routed["tags"]
 
     def handoff(reason: str, priority: str = "normal", queue: str = "") -> MessageDecision:
         texts = (
             settings.fallback_messages if reason == "low_confidence" else settings.handoff_messages
         )
+        reply = texts.get(language) or texts[settings.default_language]
+        brief = trace.run(
+            "brief",
+            lambda: _brief_stage(settings, message, language, reason, sentiment["score"], context),
+        )["brief"]
         return MessageDecision(
             outcome="handoff",
-            reply=texts.get(language) or texts[settings.default_language],
+            reply=reply,
             language=language,
             reason=reason,
             priority=priority,
             queue=queue or (queues[0] if queues else ""),
             trace=trace.data,
+            brief=brief,
+            tags=tags,
         )
 
     action = routed["action"]
@@ -149,21 +199,35 @@ def flow_message_decide(
     if action["type"] == "handoff":
         return handoff("rule", action["priority"], action["queue"])
     if action["type"] == "reply":
-        return MessageDecision("reply", action["text"], language, trace=trace.data)
+        return MessageDecision("reply", action["text"], language, trace=trace.data, tags=tags)
     if sentiment["wants_human"]:
         return handoff("human_request", sentiment_priority)
     if sentiment["score"] <= settings.sentiment_escalate_at:
         return handoff("sentiment", sentiment_priority)
     if context.ai_turns >= settings.max_ai_turns:
         return handoff("ai_turns")
-    if confidence < settings.confidence_threshold:
+    if confidence["score"] < settings.confidence_threshold:
         return handoff("low_confidence")
 
     documents = [_document(hit) for hit in hits[: PASSAGES_FOR_ANSWER * 2]]
-    composed = trace.run(
-        "answer",
-        lambda: _composer().run(query=message, documents=documents, language=language),
-    )
+    if settings.generator.kind == "grounded":
+        composed = trace.run(
+            "answer",
+            lambda: _composer().run(query=message, documents=documents, language=language),
+        )
+    else:
+        generator = _llm_generator(
+            settings.generator, settings.guardrail_prompt, version.flow.workspace.name
+        )
+        composed = trace.run(
+            "answer",
+            lambda: generator.run(
+                query=message,
+                documents=documents,
+                language=language,
+                streaming_callback=streaming_callback,
+            ),
+        )
     if not composed["answered"]:
         return handoff("low_confidence")
     # The offline composer only quotes the passages, so its reply is grounded by construction;
@@ -180,6 +244,55 @@ def flow_message_decide(
         language=language,
         citations=composed["citations"],
         trace=trace.data,
+        tags=tags,
+    )
+
+
+def _confidence_stage(
+    workspace_id: int, message: str, language: str, hits: list[dict[str, Any]]
+) -> dict[str, Any]:
+    coverage = query_coverage(
+        workspace_id=workspace_id,
+        query=message,
+        language=language,
+        chunk_ids=[hit["chunk_id"] for hit in hits],
+    )
+    return retrieval_confidence(
+        message=message, language=language, passages=hits, coverage=coverage
+    ).to_json()
+
+
+def _brief_stage(
+    settings: FlowSettings,
+    message: str,
+    language: str,
+    reason: str,
+    score: float,
+    context: MessageContext,
+) -> dict[str, Any]:
+    """The agent's brief: extractive offline; rewritten by the LLM when the flow has one (the
+    LLM writer keeps the extractive brief if the endpoint fails)."""
+    scores = list(context.sentiment_scores)
+    if len(scores) != len(context.history):
+        scorer = _sentiment_scorer()
+        scores = [
+            scorer.run(text=earlier, language=language, history=context.history[:index])["score"]
+            for index, earlier in enumerate(context.history)
+        ]
+    messages = [*context.history, message]
+    brief = _brief_writer().run(
+        messages=messages,
+        language=language,
+        reason=reason,
+        sentiment_scores=[*scores, score],
+        citations=context.cited,
+        ai_replies=context.ai_replies,
+        customer=context.customer,
+    )
+    if settings.generator.kind == "grounded":
+        return brief
+    return _llm_brief_writer(settings.generator).run(
+        brief=brief["brief"], messages=messages, language=language
     )
 
 
@@ -192,6 +305,7 @@ def _retrieval_stage(workspace_id: int, message: str, language: str) -> dict[str
 
 def _hit_json(hit: SearchHit) -> dict[str, Any]:
     return {
+        "chunk_id": hit.chunk_id,
         "external_id": hit.external_id,
         "title": hit.title,
         "url": hit.url,

@@ -11,7 +11,9 @@ from routing.rules import rule_evaluate
 @component
 class RuleRouter:
     """Applies the flow's ordered routing rules to the facts of a message: the first enabled
-    rule that matches decides; with none, the AI answers if it is confident enough.
+    rule that matches decides; with none, the AI answers if it is confident enough. A matching
+    "tag" rule only labels the conversation (say, "billing" or "vip") and lets the rules after it
+    decide, so tags and routing can be set independently.
 
     The output explains every rule (matched or not, each condition with the fact's value), so
     the simulator and the trace can show why.
@@ -21,11 +23,12 @@ class RuleRouter:
         # Rules come validated from a published flow version (routing.rules.rule_validate).
         self.rules = rules
 
-    @component.output_types(action=dict, rule=str, evaluations=list)
+    @component.output_types(action=dict, rule=str, tags=list, evaluations=list)
     def run(self, facts: dict[str, Any]) -> dict[str, Any]:
         evaluations = []
         decision: dict[str, Any] = {"type": "answer"}
         fired = ""
+        tags: list[str] = []
         for rule in self.rules:
             result = rule_evaluate(rule, facts)
             evaluations.append(
@@ -36,6 +39,10 @@ class RuleRouter:
                     "conditions": [asdict(condition) for condition in result.conditions],
                 }
             )
-            if result.matched and not fired:
+            if not result.matched or fired:
+                continue
+            if rule["action"]["type"] == "tag":
+                tags.append(rule["action"]["text"])
+            else:
                 decision, fired = dict(rule["action"]), rule["name"]
-        return {"action": decision, "rule": fired, "evaluations": evaluations}
+        return {"action": decision, "rule": fired, "tags": tags, "evaluations": evaluations}
