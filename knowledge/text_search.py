@@ -81,11 +81,9 @@ REFRESH_TERM_STATISTICS_SQL = [
     """,
 ]
 
-# Top chunks by BM25 over the query's lexemes. Each lexeme contributes at most `postings` of its
-# best-weighted chunks (read in index order), which bounds the work for a word in every chunk;
-# such a word has almost no IDF anyway. Lexemes missing from the statistics (written since the
-# last refresh) count as rare.
-BM25_SEARCH_SQL_TEMPLATE = """
+# The query's distinct lexemes, each with its BM25 inverse document frequency in the workspace.
+# Lexemes missing from the statistics (written since the last refresh) count as rare.
+QUERY_TERMS_CTE = """
 WITH query_terms AS (
     SELECT DISTINCT lexeme FROM unnest(to_tsvector(%(config)s::regconfig, %(query)s))
 ),
@@ -103,7 +101,14 @@ weighted_terms AS (
     FROM query_terms CROSS JOIN corpus
     LEFT JOIN knowledge_termstatistic AS stat
         ON stat.workspace_id = %(workspace_id)s AND stat.lexeme = query_terms.lexeme
-),
+)"""
+
+# Top chunks by BM25 over the query's lexemes. Each lexeme contributes at most `postings` of its
+# best-weighted chunks (read in index order), which bounds the work for a word in every chunk;
+# such a word has almost no IDF anyway.
+BM25_SEARCH_SQL_TEMPLATE = (
+    QUERY_TERMS_CTE  # noqa: S608 - constants joined; every value is a bound parameter
+    + """,
 scored AS (
     SELECT posting.chunk_id, sum(posting.weight * weighted_terms.idf) AS score
     FROM weighted_terms
@@ -124,31 +129,16 @@ JOIN knowledge_article AS article ON article.id = chunk.article_id
 WHERE %(language)s::text IS NULL OR chunk.locale = %(language)s::text
 ORDER BY scored.score DESC, chunk.id
 """
+)
 
 
 # How much of a query the given chunks cover: per chunk, the share of the query's lexemes it
 # holds, each weighted by its IDF, so the rare words that name the subject count most. A lexeme
 # the workspace has never seen weighs the most of all: a question about something the help center
 # does not mention at all ("Glacier", "Kubernetes") is not covered by any chunk.
-QUERY_COVERAGE_SQL = """
-WITH query_terms AS (
-    SELECT DISTINCT lexeme FROM unnest(to_tsvector(%(config)s::regconfig, %(query)s))
-),
-corpus AS (
-    SELECT coalesce(
-        (SELECT chunks FROM knowledge_termstatistic
-         WHERE workspace_id = %(workspace_id)s AND lexeme = ''),
-        0
-    )::float AS chunks
-),
-weighted_terms AS (
-    SELECT query_terms.lexeme,
-           ln(1 + (corpus.chunks - coalesce(stat.chunks, 0) + 0.5)
-                  / (coalesce(stat.chunks, 0) + 0.5)) AS idf
-    FROM query_terms CROSS JOIN corpus
-    LEFT JOIN knowledge_termstatistic AS stat
-        ON stat.workspace_id = %(workspace_id)s AND stat.lexeme = query_terms.lexeme
-)
+QUERY_COVERAGE_SQL = (
+    QUERY_TERMS_CTE
+    + """
 SELECT chunk_ids.id,
        coalesce(sum(weighted_terms.idf) FILTER (WHERE posting.chunk_id IS NOT NULL), 0)
            / nullif(sum(weighted_terms.idf), 0)
@@ -160,3 +150,4 @@ LEFT JOIN knowledge_chunkterm AS posting
     AND posting.lexeme = weighted_terms.lexeme
 GROUP BY chunk_ids.id
 """
+)

@@ -53,8 +53,8 @@ def named_terms(message: str, language: str = "en") -> list[str]:
     """The words a message uses as names: "RDS", "db.t2.medium", "CloudTrail", "Slack".
 
     A word is a name when it carries a digit, two capitals or an underscore, or - except in German
-    - starts with a capital without starting a sentence. Bare numbers are not names. Lower-case questions have none, and the
-    check then leaves the confidence to similarity.
+    - starts with a capital without starting a sentence. Bare numbers are not names. Lower-case
+    questions have none, and the check then leaves the confidence to similarity.
     """
     names: dict[str, None] = {}
     sentence_start = True
