@@ -61,3 +61,4 @@ def workspace_member_required(
 
 
 ADMINS_ONLY = (Role.ADMIN,)
+ADMINS_AND_AGENTS = (Role.ADMIN, Role.AGENT)

@@ -7,13 +7,15 @@ they must be a member of it. Anything else is 404, never another tenant's data.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.request import Request
 
 from console.access import CURRENT_WORKSPACE_SESSION_KEY
 from console.authentication import ApiKeyClient
-from console.models import Membership, User, Workspace
+from console.models import Membership, Role, User, Workspace
 from console.selectors import membership_for_user
 
 WORKSPACE_HEADER = "X-Workspace"
@@ -53,6 +55,19 @@ def api_workspace_for_change(request: Request) -> Workspace:
     membership = api_membership(request)
     if not membership.is_admin:
         raise PermissionDenied("Only admins of this workspace can change it.")
+    return membership.workspace
+
+
+def api_workspace_for_roles(request: Request, *, roles: Collection[Role], doing: str) -> Workspace:
+    """The workspace, for a request only some roles may make (an agent may simulate a flow, a
+    viewer may not). API keys act with admin rights, as in `api_workspace_for_change`."""
+    caller = request.user
+    if isinstance(caller, ApiKeyClient):
+        return caller.workspace
+    membership = api_membership(request)
+    if Role(membership.role) not in roles:
+        who = " and ".join(f"{Role(role).label.lower()}s" for role in Role if role in roles)
+        raise PermissionDenied(f"Only {who} of this workspace can {doing}.")
     return membership.workspace
 
 

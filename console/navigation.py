@@ -23,8 +23,10 @@ SECTIONS = (
     Section(
         "flows",
         "Flows",
-        "Support flows: guardrail prompt, confidence and sentiment "
-        "thresholds, languages, the simulator, test questions, publishing and rollback.",
+        "Support flows: the draft's guardrail prompt, confidence and sentiment thresholds, "
+        "languages and routing rules, the published versions, and a simulator that runs a "
+        "message through the draft.",
+        built=True,
     ),
     Section(
         "rules", "Rules", "Ordered routing rules and queues that decide when a human takes over."

@@ -15,6 +15,7 @@ urlpatterns = [
         views.api_key_revoke,
         name="api_key_revoke",
     ),
+    path("w/<slug:workspace_slug>/flows/", include("console.flow_urls")),
     path("w/<slug:workspace_slug>/knowledge/", include("console.knowledge_urls")),
     *(
         path(

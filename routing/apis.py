@@ -1,4 +1,5 @@
-"""REST API of support flows, their versions, rules and queues. Thin: validation in services."""
+"""REST API of support flows, their versions, rules and queues, the simulator and the stored
+decision traces. Thin: validation in services."""
 
 from __future__ import annotations
 
@@ -6,19 +7,35 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.http import Http404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError as ApiValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from console.api_access import api_validation_error, api_workspace, api_workspace_for_change
+from console.access import ADMINS_AND_AGENTS
+from console.api_access import (
+    api_validation_error,
+    api_workspace,
+    api_workspace_for_change,
+    api_workspace_for_roles,
+)
 from console.authentication import ApiKeyClient
 from console.models import User, Workspace
 from routing import services
-from routing.models import FlowVersion, Queue, SupportFlow
-from routing.selectors import flow_of_workspace, flows_of_workspace, queues_of_workspace
+from routing.flow_settings import SUPPORTED_LANGUAGES
+from routing.models import DecisionTrace, FlowVersion, Queue, SupportFlow
+from routing.pipeline import MessageContext
+from routing.selectors import (
+    decision_trace_of_workspace,
+    decision_traces_of_workspace,
+    flow_of_workspace,
+    flows_of_workspace,
+    queues_of_workspace,
+)
+
+TRACES_LISTED = 50
 
 
 def _api_error(error: ValidationError) -> ApiValidationError:
@@ -72,6 +89,7 @@ class FlowDraftApi(APIView):
     """Change the draft: its settings and/or its ordered rules. `revision` is the
     draft_revision the editor loaded; a stale one gets 400 with a `revision` error."""
 
+    @extend_schema_serializer(component_name="FlowDraftInput")
     class InputSerializer(serializers.Serializer[Any]):
         revision = serializers.IntegerField(min_value=1)
         settings = serializers.DictField(required=False)
@@ -102,6 +120,7 @@ class FlowDraftApi(APIView):
 
 
 class FlowPublishApi(APIView):
+    @extend_schema_serializer(component_name="FlowPublishInput")
     class InputSerializer(serializers.Serializer[Any]):
         note = serializers.CharField(max_length=200, required=False, allow_blank=True)
 
@@ -142,6 +161,189 @@ class FlowRollbackApi(APIView):
             raise Http404("No such version.")
         version = services.flow_rollback(flow=flow, version=version, published_by=_person(request))
         return Response(VersionOutputSerializer(version).data, status=status.HTTP_201_CREATED)
+
+
+class StrictCharField(serializers.CharField):
+    """A text field that refuses numbers and booleans instead of turning them into text."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class AttributeValuesField(serializers.DictField):
+    """Customer attributes: names to plain values (text, numbers, true/false)."""
+
+    child = serializers.JSONField()
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        values = super().to_internal_value(data)
+        if len(values) > 50:
+            raise serializers.ValidationError("At most 50 attributes.")
+        for name, value in values.items():
+            if not isinstance(value, str | int | float | bool) or len(str(value)) > 200:
+                raise serializers.ValidationError(
+                    f"The attribute {name!r} must be a text of at most 200 characters, "
+                    "a number or true/false."
+                )
+        return values
+
+
+class CustomerSerializer(serializers.Serializer[Any]):
+    name = StrictCharField(
+        max_length=services.CUSTOMER_NAME_MAX_LENGTH, required=False, allow_blank=True
+    )
+    plan = StrictCharField(
+        max_length=services.CUSTOMER_PLAN_MAX_LENGTH, required=False, allow_blank=True
+    )
+    attributes = AttributeValuesField(required=False)
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError(
+                    {unknown[0]: ["Unknown customer field: use name, plan and attributes."]}
+                )
+        return super().to_internal_value(data)
+
+
+class FlowSimulateInputSerializer(serializers.Serializer[Any]):
+    message = StrictCharField(max_length=services.SIMULATE_MESSAGE_MAX_LENGTH)
+    history = serializers.ListField(
+        child=StrictCharField(max_length=services.SIMULATE_MESSAGE_MAX_LENGTH),
+        max_length=services.SIMULATE_HISTORY_MAX_MESSAGES,
+        required=False,
+        help_text="The customer's earlier messages in the conversation, oldest first.",
+    )
+    customer = CustomerSerializer(required=False)
+    previous_language = serializers.ChoiceField(
+        choices=SUPPORTED_LANGUAGES,
+        required=False,
+        allow_null=True,
+        help_text="The conversation's language so far, if any.",
+    )
+
+
+class CitationSerializer(serializers.Serializer[Any]):
+    external_id = serializers.CharField()
+    title = serializers.CharField()
+    url = serializers.CharField()
+
+
+class FlowSimulateOutputSerializer(serializers.Serializer[Any]):
+    outcome = serializers.CharField(help_text="answer, handoff or reply (a rule's reply).")
+    reply = serializers.CharField()
+    language = serializers.CharField()
+    reason = serializers.CharField(
+        help_text="Handoffs: low_confidence, sentiment, human_request, rule or ai_turns."
+    )
+    priority = serializers.CharField()
+    queue = serializers.CharField()
+    citations = CitationSerializer(many=True)
+    trace = serializers.DictField(
+        help_text="Every stage's output (stages), its time (timings_ms), the facts the rules "
+        'saw, and flow_version ("draft").'
+    )
+    trace_id = serializers.IntegerField()
+    draft_revision = serializers.IntegerField()
+
+
+class FlowSimulateApi(APIView):
+    """Run a customer message through the flow's draft (not the published version) and see
+    what the AI would do, and why. Admins, agents and API keys; the trace is stored."""
+
+    @extend_schema(
+        request=FlowSimulateInputSerializer,
+        responses=FlowSimulateOutputSerializer,
+        operation_id="flows_simulate",
+    )
+    def post(self, request: Request, flow_id: int) -> Response:
+        workspace = api_workspace_for_roles(
+            request, roles=ADMINS_AND_AGENTS, doing="simulate its flows"
+        )
+        flow = _flow_or_404(workspace, flow_id)
+        data = FlowSimulateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        context = MessageContext(
+            history=values.get("history", []),
+            previous_language=values.get("previous_language"),
+            customer=values.get("customer", {}),
+        )
+        try:
+            decision, record = services.flow_simulate(
+                flow=flow, message=values["message"], context=context
+            )
+        except ValidationError as error:
+            raise _api_error(error) from None
+        output = {
+            "outcome": decision.outcome,
+            "reply": decision.reply,
+            "language": decision.language,
+            "reason": decision.reason,
+            "priority": decision.priority,
+            "queue": decision.queue,
+            "citations": decision.citations,
+            "trace": decision.trace,
+            "trace_id": record.pk,
+            "draft_revision": record.draft_revision,
+        }
+        return Response(FlowSimulateOutputSerializer(output).data)
+
+
+TRACE_SUMMARY_FIELDS: tuple[str, ...] = (
+    "id",
+    "source",
+    "flow",
+    "flow_name",
+    "flow_version",
+    "draft_revision",
+    "message",
+    "outcome",
+    "reason",
+    "language",
+    "created_at",
+)
+
+
+class DecisionTraceSummarySerializer(serializers.ModelSerializer[DecisionTrace]):
+    flow_name = serializers.CharField(source="flow.name")
+    flow_version = serializers.IntegerField(
+        source="flow_version.number",
+        default=None,
+        help_text="The published version that decided; null for a simulation of the draft.",
+    )
+
+    class Meta:
+        model = DecisionTrace
+        fields = TRACE_SUMMARY_FIELDS
+
+
+class DecisionTraceDetailSerializer(DecisionTraceSummarySerializer):
+    class Meta(DecisionTraceSummarySerializer.Meta):
+        fields = (*TRACE_SUMMARY_FIELDS, "reply", "trace")
+
+
+class DecisionTraceListApi(APIView):
+    @extend_schema(
+        responses=DecisionTraceSummarySerializer(many=True),
+        operation_id="traces_list",
+        description=f"The workspace's latest {TRACES_LISTED} decision traces, newest first.",
+    )
+    def get(self, request: Request) -> Response:
+        traces = decision_traces_of_workspace(workspace=api_workspace(request))[:TRACES_LISTED]
+        return Response(DecisionTraceSummarySerializer(traces, many=True).data)
+
+
+class DecisionTraceDetailApi(APIView):
+    @extend_schema(responses=DecisionTraceDetailSerializer, operation_id="traces_retrieve")
+    def get(self, request: Request, trace_id: int) -> Response:
+        record = decision_trace_of_workspace(workspace=api_workspace(request), trace_id=trace_id)
+        if record is None:
+            raise Http404("No such trace.")
+        return Response(DecisionTraceDetailSerializer(record).data)
 
 
 class QueueSerializer(serializers.ModelSerializer[Queue]):

@@ -78,3 +78,55 @@ class Queue(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class DecisionSource(models.TextChoices):
+    SIMULATOR = "simulator", "Simulator"
+    CONVERSATION = "conversation", "Conversation"
+    EVALUATION = "evaluation", "Evaluation"
+
+
+class DecisionTrace(models.Model):
+    """Why the AI decided what it did about one message: the flow's every stage, as run.
+
+    A decision ran either on a published version (`flow_version`) or on the draft as it was at
+    `draft_revision` (the simulator), never both.
+    """
+
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="decision_traces"
+    )
+    flow = models.ForeignKey(SupportFlow, on_delete=models.CASCADE, related_name="decision_traces")
+    # Versions are never deleted on their own (only with their flow), so a trace keeps its version.
+    flow_version = models.ForeignKey(
+        FlowVersion,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="decision_traces",
+    )
+    draft_revision = models.PositiveIntegerField(null=True, blank=True)
+    source = models.CharField(max_length=20, choices=DecisionSource.choices)
+    message = models.TextField()
+    outcome = models.CharField(max_length=20)
+    reason = models.CharField(max_length=40, blank=True)
+    language = models.CharField(max_length=12, blank=True)
+    reply = models.TextField(blank=True)
+    trace = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        indexes: ClassVar[list[models.Index]] = [
+            models.Index(fields=("workspace", "created_at"), name="decision_trace_ws_created"),
+        ]
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.CheckConstraint(
+                condition=models.Q(flow_version__isnull=True, draft_revision__isnull=False)
+                | models.Q(flow_version__isnull=False, draft_revision__isnull=True),
+                name="decision_trace_version_or_draft",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_source_display()} decision {self.pk}: {self.outcome}"

@@ -1,4 +1,5 @@
-"""Writes of support flows: the default flow, draft edits, publishing and rollback."""
+"""Writes of support flows: the default flow, draft edits, publishing and rollback, the
+simulator, and the stored trace of every AI decision."""
 
 from __future__ import annotations
 
@@ -9,11 +10,18 @@ from django.db import transaction
 
 from console.models import User, Workspace
 from routing.flow_settings import FlowSettings
-from routing.models import FlowVersion, Queue, SupportFlow
+from routing.models import DecisionSource, DecisionTrace, FlowVersion, Queue, SupportFlow
+from routing.pipeline import MessageContext, MessageDecision, flow_message_decide
 from routing.rules import rule_validate
 
 DEFAULT_FLOW_NAME = "Default flow"
 DEFAULT_QUEUES = (("Tier 1", 1), ("Tier 2", 2))
+
+# What one simulated message may carry; the API and the console form check the same limits.
+SIMULATE_MESSAGE_MAX_LENGTH = 4000
+SIMULATE_HISTORY_MAX_MESSAGES = 50
+CUSTOMER_NAME_MAX_LENGTH = 200
+CUSTOMER_PLAN_MAX_LENGTH = 60
 
 
 class DraftChangedError(ValidationError):
@@ -85,21 +93,26 @@ def _locked_at_revision(flow: SupportFlow, expected_revision: int) -> SupportFlo
 def flow_publish(*, flow: SupportFlow, published_by: User | None, note: str = "") -> FlowVersion:
     """Freeze the draft into the next version and make it the live one."""
     locked = SupportFlow.objects.select_for_update().get(pk=flow.pk)
-    settings = FlowSettings.from_json(locked.settings)  # a stored draft is re-validated
+    snapshot = _draft_snapshot(locked)
+    return _publish_snapshot(flow=locked, snapshot=snapshot, user=published_by, note=note)
+
+
+def _draft_snapshot(flow: SupportFlow) -> dict[str, Any]:
+    """The draft as a version would freeze it: {"settings", "rules", "queues"}. The stored
+    draft is validated again, and a rule that hands off to a deleted queue is refused."""
+    settings = FlowSettings.from_json(flow.settings)
     queues = list(
-        Queue.objects.filter(workspace_id=locked.workspace_id)
+        Queue.objects.filter(workspace_id=flow.workspace_id)
         .order_by("tier", "name")
         .values("name", "tier", "sla_wait_minutes")
     )
     queue_names = {queue["name"] for queue in queues}
     missing = sorted(
-        {r["action"]["queue"] for r in locked.rules if r["action"]["type"] == "handoff"}
-        - queue_names
+        {r["action"]["queue"] for r in flow.rules if r["action"]["type"] == "handoff"} - queue_names
     )
     if missing:
         raise ValidationError(f"A rule hands off to the queue {missing[0]!r}, which is gone.")
-    snapshot = {"settings": settings.to_json(), "rules": locked.rules, "queues": queues}
-    return _publish_snapshot(flow=locked, snapshot=snapshot, user=published_by, note=note)
+    return {"settings": settings.to_json(), "rules": flow.rules, "queues": queues}
 
 
 @transaction.atomic
@@ -132,6 +145,79 @@ def _publish_snapshot(
     flow.published_version = version
     flow.save(update_fields=["published_version", "updated_at"])
     return version
+
+
+# --- simulator and decision traces ----------------------------------------------------------
+
+
+def flow_simulate(
+    *, flow: SupportFlow, message: str, context: MessageContext
+) -> tuple[MessageDecision, DecisionTrace]:
+    """Run one customer message through the flow's DRAFT, exactly as publishing it would run,
+    and store the decision's trace. Nothing is published and no conversation is touched."""
+    message = message.strip()
+    if not message:
+        raise ValidationError({"message": "Write the customer's message."})
+    if len(message) > SIMULATE_MESSAGE_MAX_LENGTH:
+        raise ValidationError(
+            {"message": f"At most {SIMULATE_MESSAGE_MAX_LENGTH} characters, please."}
+        )
+    if len(context.history) > SIMULATE_HISTORY_MAX_MESSAGES:
+        raise ValidationError(
+            {"history": f"At most {SIMULATE_HISTORY_MAX_MESSAGES} earlier messages, please."}
+        )
+    # An unsaved version: the pipeline runs it like a published one, number 0 marks the draft.
+    draft = FlowVersion(flow=flow, number=0, snapshot=_draft_snapshot(flow))
+    decision = flow_message_decide(
+        version=draft, workspace_id=flow.workspace_id, message=message, context=context
+    )
+    decision.trace["flow_version"] = "draft"
+    decision.trace["draft_revision"] = flow.draft_revision
+    record = decision_trace_record(
+        workspace=flow.workspace,
+        flow=flow,
+        version=None,
+        draft_revision=flow.draft_revision,
+        source=DecisionSource.SIMULATOR,
+        message=message,
+        decision=decision,
+    )
+    return decision, record
+
+
+def decision_trace_record(
+    *,
+    workspace: Workspace,
+    flow: SupportFlow,
+    version: FlowVersion | None,
+    draft_revision: int | None,
+    source: str,
+    message: str,
+    decision: MessageDecision,
+) -> DecisionTrace:
+    """Store why the AI decided what it did. A decision ran on a published `version`, or on
+    the draft at `draft_revision` (then `version` is None)."""
+    if flow.workspace_id != workspace.pk:
+        raise ValueError("The flow belongs to another workspace.")
+    if version is not None and (version.pk is None or version.flow_id != flow.pk):
+        raise ValueError("Record a published version of this flow, or None for the draft.")
+    if (version is None) == (draft_revision is None):
+        raise ValueError("Give either the published version or the draft revision.")
+    if source not in DecisionSource.values:
+        raise ValueError(f"Unknown decision source {source!r}.")
+    return DecisionTrace.objects.create(
+        workspace=workspace,
+        flow=flow,
+        flow_version=version,
+        draft_revision=draft_revision,
+        source=source,
+        message=message,
+        outcome=decision.outcome,
+        reason=decision.reason,
+        language=decision.language,
+        reply=decision.reply,
+        trace=decision.trace,
+    )
 
 
 # --- queues ----------------------------------------------------------------------------------

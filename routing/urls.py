@@ -7,12 +7,15 @@ api_urlpatterns: list[URLPattern | URLResolver] = [
     path("flows/<int:flow_id>/", apis.FlowDetailApi.as_view(), name="flow"),
     path("flows/<int:flow_id>/draft/", apis.FlowDraftApi.as_view(), name="flow_draft"),
     path("flows/<int:flow_id>/publish/", apis.FlowPublishApi.as_view(), name="flow_publish"),
+    path("flows/<int:flow_id>/simulate/", apis.FlowSimulateApi.as_view(), name="flow_simulate"),
     path("flows/<int:flow_id>/versions/", apis.FlowVersionListApi.as_view(), name="flow_versions"),
     path(
         "flows/<int:flow_id>/versions/<int:number>/rollback/",
         apis.FlowRollbackApi.as_view(),
         name="flow_rollback",
     ),
+    path("traces/", apis.DecisionTraceListApi.as_view(), name="traces"),
+    path("traces/<int:trace_id>/", apis.DecisionTraceDetailApi.as_view(), name="trace"),
     path("queues/", apis.QueueListCreateApi.as_view(), name="queues"),
     path("queues/<int:queue_id>/", apis.QueueDetailApi.as_view(), name="queue"),
 ]

@@ -1,0 +1,208 @@
+"""Readable text for the console's Flows pages: rules as sentences, and a decision's trace as
+tables (facts, stage timings, rules, retrieval hits).
+
+Traces are read defensively: the pipeline may add stages or facts, and a page must still show
+whatever it finds rather than fail on a key it does not know.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from console.knowledge_forms import LANGUAGE_NAMES
+
+FACT_LABELS = {
+    "message": "Message",
+    "language": "Language",
+    "sentiment_score": "Sentiment score",
+    "signals": "Frustration signals",
+    "wants_human": "Asks for a human",
+    "retrieval_confidence": "Retrieval confidence",
+    "turns": "Turns",
+    "repeated_questions": "Repeated questions",
+    "business_hours": "Within business hours",
+    "customer_plan": "Customer plan",
+    "customer_attributes": "Customer attributes",
+    "signal": "Signal",
+    "customer_attribute": "Customer attribute",
+}
+OPERATORS = {
+    "lt": "is below",
+    "lte": "is at most",
+    "gt": "is above",
+    "gte": "is at least",
+    "eq": "is",
+    "neq": "is not",
+    "in": "is one of",
+    "not_in": "is none of",
+    "is": "is",
+    "present": "is present",
+    "absent": "is absent",
+    "exists": "is set",
+    "contains_any": "contains any of",
+    "contains_all": "contains all of",
+    "contains_none": "contains none of",
+}
+STAGE_LABELS = {
+    "language": "Language detection",
+    "sentiment": "Sentiment",
+    "retrieval": "Retrieval",
+    "rules": "Rules",
+    "answer": "Answer",
+    "groundedness": "Groundedness check",
+}
+OUTCOME_LABELS = {"answer": "Answered", "handoff": "Handed off", "reply": "Rule reply"}
+REASON_LABELS = {
+    "low_confidence": "Low confidence: the knowledge does not cover it well enough",
+    "sentiment": "Negative sentiment",
+    "human_request": "The customer asked for a human",
+    "rule": "A routing rule",
+    "ai_turns": "Too many AI replies without a resolution",
+}
+GENERATOR_LABELS = {
+    "grounded": "Grounded composer (offline, quotes the knowledge)",
+    "openai": "OpenAI-compatible endpoint",
+}
+
+
+def language_name(code: str) -> str:
+    return LANGUAGE_NAMES.get(code, code)
+
+
+def value_text(value: Any) -> str:
+    """One fact or rule value as a person reads it."""
+    if value is None:
+        return "unknown"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, list | tuple):
+        return ", ".join(value_text(item) for item in value) if value else "none"
+    if isinstance(value, Mapping):
+        if not value:
+            return "none"
+        return ", ".join(f"{key}: {value_text(item)}" for key, item in value.items())
+    return str(value)
+
+
+def _quoted(value: Any) -> str:
+    values = value if isinstance(value, list | tuple) else [value]
+    return " or ".join(f"“{item}”" for item in values)
+
+
+def condition_text(condition: Mapping[str, Any]) -> str:
+    fact, op = str(condition.get("fact", "")), str(condition.get("op", ""))
+    value = condition.get("value")
+    operator = OPERATORS.get(op, op)
+    if fact == "signal":
+        return f"the “{value}” signal {operator}"
+    if fact == "customer_attribute":
+        subject = f"customer attribute “{condition.get('key', '')}”"
+        if op == "exists":
+            return f"{subject} {operator}"
+        return f"{subject} {operator} {_quoted(value)}"
+    subject = FACT_LABELS.get(fact, fact).lower()
+    if fact == "message" or isinstance(value, str | list):
+        return f"{subject} {operator} {_quoted(value)}"
+    return f"{subject} {operator} {value_text(value)}"
+
+
+def action_text(action: Mapping[str, Any]) -> str:
+    kind = action.get("type")
+    if kind == "handoff":
+        return f"Hand off to {action.get('queue')} ({action.get('priority', 'normal')} priority)"
+    if kind == "reply":
+        return f"Reply with “{action.get('text', '')}” instead of the AI"
+    if kind == "tag":
+        return f"Tag the conversation “{action.get('text', '')}”"
+    if kind == "answer":
+        return "Let the AI answer"
+    return str(kind)
+
+
+@dataclass(frozen=True)
+class RuleLine:
+    position: int
+    name: str
+    enabled: bool
+    match: str  # "all" or "any"
+    conditions: list[str]
+    action: str
+
+
+def rule_lines(rules: list[dict[str, Any]]) -> list[RuleLine]:
+    return [
+        RuleLine(
+            position=position,
+            name=str(rule.get("name", "")),
+            enabled=bool(rule.get("enabled", True)),
+            match=str(rule.get("match", "all")),
+            conditions=[condition_text(c) for c in rule.get("conditions", [])],
+            action=action_text(rule.get("action") or {}),
+        )
+        for position, rule in enumerate(rules, start=1)
+    ]
+
+
+def safe_link(url: Any) -> str:
+    """Only web addresses become links; anything else (javascript:, relative) is shown as text."""
+    text = str(url or "")
+    return text if text.startswith(("https://", "http://")) else ""
+
+
+@dataclass
+class TraceView:
+    facts: list[tuple[str, str]] = field(default_factory=list)
+    timings: list[tuple[str, float]] = field(default_factory=list)
+    total_ms: float = 0.0
+    fired_rule: str = ""
+    fired_action: str = ""
+    evaluations: list[dict[str, Any]] = field(default_factory=list)
+    hits: list[dict[str, Any]] = field(default_factory=list)
+
+
+def trace_view(trace: Mapping[str, Any]) -> TraceView:
+    stages: Mapping[str, Any] = trace.get("stages") or {}
+    timings = [
+        (STAGE_LABELS.get(stage, stage.replace("_", " ").capitalize()), float(ms))
+        for stage, ms in (trace.get("timings_ms") or {}).items()
+        if isinstance(ms, int | float)
+    ]
+    facts = [
+        (FACT_LABELS.get(name, name.replace("_", " ").capitalize()), value_text(value))
+        for name, value in (trace.get("facts") or {}).items()
+    ]
+    rules: Mapping[str, Any] = stages.get("rules") or {}
+    fired_rule = str(rules.get("rule") or "")
+    evaluations = [
+        {
+            "rule": evaluation.get("rule", ""),
+            "enabled": evaluation.get("enabled", True),
+            "matched": bool(evaluation.get("matched")),
+            "conditions": [
+                {
+                    "text": condition_text(result.get("condition") or {}),
+                    "matched": bool(result.get("matched")),
+                    "actual": value_text(result.get("actual")),
+                }
+                for result in evaluation.get("conditions", [])
+            ],
+        }
+        for evaluation in rules.get("evaluations", [])
+    ]
+    hits = [
+        {**hit, "link": safe_link(hit.get("url"))}
+        for hit in (stages.get("retrieval") or {}).get("hits", [])
+    ]
+    return TraceView(
+        facts=facts,
+        timings=timings,
+        total_ms=round(sum(ms for _, ms in timings), 2),
+        fired_rule=fired_rule,
+        fired_action=action_text(rules.get("action") or {}) if fired_rule else "",
+        evaluations=evaluations,
+        hits=hits,
+    )
