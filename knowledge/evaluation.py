@@ -26,6 +26,13 @@ def read_cases(path: Path) -> list[dict[str, Any]]:
             raise CasesError(f"{path}:{number}: not JSON ({error}).") from None
         if not isinstance(case, dict) or not case.get("turns") or "expect" not in case:
             raise CasesError(f"{path}:{number}: a case needs `turns` and `expect`.")
+        turns = case["turns"]
+        if not isinstance(turns, list) or not all(
+            isinstance(turn, str) and turn.strip() for turn in turns
+        ):
+            raise CasesError(f"{path}:{number}: `turns` is a list of customer messages (text).")
+        if not isinstance(case["expect"], dict):
+            raise CasesError(f"{path}:{number}: `expect` is an object.")
         cases.append(case)
     return cases
 

@@ -9,8 +9,10 @@ from django.core.management.base import BaseCommand, CommandError
 
 from console.models import Workspace
 from knowledge.evaluation import CasesError, percentile, read_cases
+from routing.models import DecisionSource
 from routing.pipeline import MessageContext, MessageDecision, flow_message_decide
 from routing.selectors import published_version
+from routing.services import decision_trace_record
 
 
 class Command(BaseCommand):
@@ -54,6 +56,7 @@ def _run_case(version: Any, workspace_id: int, case: dict[str, Any]) -> dict[str
     customer = case.get("customer") or {}
     context = MessageContext(
         customer={
+            "name": customer.get("name"),
             "plan": customer.get("plan"),
             "attributes": {k: v for k, v in customer.items() if k not in ("plan", "name")},
         }
@@ -66,11 +69,23 @@ def _run_case(version: Any, workspace_id: int, case: dict[str, Any]) -> dict[str
             version=version, workspace_id=workspace_id, message=turn, context=context
         )
         latencies.append((time.perf_counter() - started) * 1000)
+        # Kept like a conversation's decisions: `GET /api/v1/routing/traces/` shows why.
+        decision_trace_record(
+            workspace=version.flow.workspace,
+            flow=version.flow,
+            version=version,
+            draft_revision=None,
+            source=DecisionSource.EVALUATION,
+            message=turn,
+            decision=decision,
+        )
         if decision.outcome == "handoff":
             break
         context.history.append(turn)
         context.previous_language = decision.language
         context.ai_turns += 1
+        context.ai_replies.append(decision.reply)
+        context.cited.extend(decision.citations)
     assert decision is not None
     return {
         "id": case.get("id"),
