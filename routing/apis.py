@@ -1,5 +1,6 @@
-"""REST API of support flows, their versions, rules and queues, the simulator and the stored
-decision traces. Thin: validation in services."""
+"""REST API of support flows, their versions, rules and queues, the simulator, the stored
+decision traces, and the AI actions catalogue with its approval policies. Thin: validation in
+services."""
 
 from __future__ import annotations
 
@@ -23,11 +24,24 @@ from console.api_access import (
 )
 from console.authentication import ApiKeyClient
 from console.models import User, Workspace
-from routing import services
+from routing import actions, services
 from routing.flow_settings import SUPPORTED_LANGUAGES
-from routing.models import DecisionTrace, FlowVersion, Queue, SupportFlow
+from routing.models import (
+    Action,
+    ActionApprovalPolicy,
+    ActionPolicy,
+    ActionRisk,
+    ActionWebhookSecret,
+    DecisionTrace,
+    FlowVersion,
+    Queue,
+    SupportFlow,
+)
 from routing.pipeline import MessageContext
 from routing.selectors import (
+    action_approval_policies_of_workspace,
+    action_of_workspace,
+    actions_of_workspace,
     decision_trace_of_workspace,
     decision_traces_of_workspace,
     flow_of_workspace,
@@ -411,3 +425,232 @@ def _queue_fields(values: dict[str, Any]) -> dict[str, Any]:
         "tier": values.get("tier", 1),
         "sla_wait_minutes": values.get("sla_wait_minutes", 10),
     }
+
+
+# --- AI actions ------------------------------------------------------------------------------
+
+
+def _action_or_404(workspace: Workspace, action_id: int) -> Action:
+    action = action_of_workspace(workspace=workspace, action_id=action_id)
+    if action is None:
+        raise Http404("No such action.")
+    return action
+
+
+class ActionOutputSerializer(serializers.ModelSerializer[Action]):
+    class Meta:
+        model = Action
+        fields = (
+            "id",
+            "key",
+            "name",
+            "description",
+            "example_phrasings",
+            "parameters",
+            "risk",
+            "policy",
+            "webhook_url",
+            "enabled",
+            "created_at",
+            "updated_at",
+        )
+
+
+@extend_schema_serializer(component_name="ActionInput")
+class ActionInputSerializer(serializers.Serializer[Any]):
+    """Shapes only; lengths, the parameter schema and the rules are checked by the service, which
+    names the field at fault."""
+
+    key = StrictCharField(
+        allow_blank=True, help_text="How the AI calls it: lower-case letters, digits, _ and -."
+    )
+    name = StrictCharField(allow_blank=True)
+    description = StrictCharField(
+        allow_blank=True, help_text="What it does; the AI decides from it when the action fits."
+    )
+    example_phrasings = serializers.ListField(
+        child=StrictCharField(allow_blank=True),
+        required=False,
+        help_text="Up to 20 things a customer might say that call for this action.",
+    )
+    parameters = serializers.DictField(
+        required=False,
+        help_text="JSON Schema subset: an object whose properties are string, integer, number or "
+        "boolean, with optional description, maxLength, minimum, maximum, enum; and `required`.",
+    )
+    risk = serializers.ChoiceField(choices=ActionRisk.choices)
+    policy = serializers.ChoiceField(
+        choices=ActionPolicy.choices,
+        help_text="What the AI may do with it. A destructive action can never be autonomous.",
+    )
+    webhook_url = StrictCharField(
+        allow_blank=True, required=False, help_text="http(s) URL of your backend's endpoint."
+    )
+    enabled = serializers.BooleanField(
+        required=False, help_text="Only with a webhook URL set. New actions start disabled."
+    )
+
+
+class ActionListCreateApi(APIView):
+    @extend_schema(responses=ActionOutputSerializer(many=True), operation_id="actions_list")
+    def get(self, request: Request) -> Response:
+        listed = actions_of_workspace(workspace=api_workspace(request))
+        return Response(ActionOutputSerializer(listed, many=True).data)
+
+    @extend_schema(
+        request=ActionInputSerializer,
+        responses={201: ActionOutputSerializer},
+        operation_id="actions_create",
+    )
+    def post(self, request: Request) -> Response:
+        workspace = api_workspace_for_change(request)
+        data = ActionInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            action = actions.action_create(workspace=workspace, **data.validated_data)
+        except ValidationError as error:
+            raise _api_error(error) from None
+        return Response(ActionOutputSerializer(action).data, status=status.HTTP_201_CREATED)
+
+
+class ActionDetailApi(APIView):
+    @extend_schema(responses=ActionOutputSerializer, operation_id="actions_retrieve")
+    def get(self, request: Request, action_id: int) -> Response:
+        action = _action_or_404(api_workspace(request), action_id)
+        return Response(ActionOutputSerializer(action).data)
+
+    @extend_schema(
+        request=ActionInputSerializer(partial=True),
+        responses=ActionOutputSerializer,
+        operation_id="actions_partial_update",
+        description="Change some fields; the result is validated as a whole.",
+    )
+    def patch(self, request: Request, action_id: int) -> Response:
+        action = _action_or_404(api_workspace_for_change(request), action_id)
+        data = ActionInputSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        try:
+            action = actions.action_update(action=action, changes=data.validated_data)
+        except ValidationError as error:
+            raise _api_error(error) from None
+        return Response(ActionOutputSerializer(action).data)
+
+    @extend_schema(responses={204: None}, operation_id="actions_destroy")
+    def delete(self, request: Request, action_id: int) -> Response:
+        actions.action_delete(action=_action_or_404(api_workspace_for_change(request), action_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class TemplatesInstalledSerializer(serializers.Serializer[Any]):
+    created = serializers.ListField(
+        child=serializers.CharField(), help_text="Keys of the actions this call installed."
+    )
+    actions = ActionOutputSerializer(many=True, help_text="Every template's action, new or not.")
+
+
+class ActionTemplatesInstallApi(APIView):
+    @extend_schema(
+        request=None,
+        responses=TemplatesInstalledSerializer,
+        operation_id="actions_templates_install",
+        description="Install the built-in actions (password reset, data export, add seat, refund, "
+        "cancel subscription, delete account) that are missing, disabled until their webhook URL "
+        "is set. Installing again changes nothing.",
+    )
+    def post(self, request: Request) -> Response:
+        installed = actions.action_templates_install(workspace=api_workspace_for_change(request))
+        output = {
+            "created": [action.key for action in installed.created],
+            "actions": installed.actions,
+        }
+        return Response(TemplatesInstalledSerializer(output).data)
+
+
+class ApprovalPolicySerializer(serializers.ModelSerializer[ActionApprovalPolicy]):
+    approvers = serializers.ListField(
+        child=serializers.CharField(),
+        help_text='Who may approve: "admin", "agent:2", "agent:1", "viewer" (never for '
+        "destructive actions).",
+    )
+    updated_by = serializers.EmailField(source="updated_by.email", default=None, read_only=True)
+
+    class Meta:
+        model = ActionApprovalPolicy
+        fields = ("risk", "approvers", "updated_at", "updated_by")
+        read_only_fields = ("updated_at",)
+
+
+class ApprovalPolicyListInputSerializer(serializers.ListSerializer[Any]):
+    child = ApprovalPolicySerializer()
+
+    def validate(self, attrs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        risks = [policy["risk"] for policy in attrs]
+        if len(set(risks)) != len(risks):
+            raise serializers.ValidationError("Each risk level at most once.")
+        return attrs
+
+
+class ActionPolicyApi(APIView):
+    """Which roles and agent tiers may approve the actions of each risk level."""
+
+    @extend_schema(
+        responses=ApprovalPolicySerializer(many=True), operation_id="action_policies_list"
+    )
+    def get(self, request: Request) -> Response:
+        policies = action_approval_policies_of_workspace(workspace=api_workspace(request))
+        return Response(ApprovalPolicySerializer(policies, many=True).data)
+
+    @extend_schema(
+        request=ApprovalPolicySerializer(many=True),
+        responses=ApprovalPolicySerializer(many=True),
+        operation_id="action_policies_update",
+        description="Set the approvers of the risk levels listed (others stay as they are). "
+        "All or nothing: one invalid entry changes none; its error is under its risk.",
+    )
+    def put(self, request: Request) -> Response:
+        workspace = api_workspace_for_change(request)
+        data = ApprovalPolicyListInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            actions.action_approval_policies_update(
+                workspace=workspace,
+                approvers_by_risk={p["risk"]: p["approvers"] for p in data.validated_data},
+                updated_by=_person(request),
+            )
+        except ValidationError as error:
+            raise _api_error(error) from None
+        policies = action_approval_policies_of_workspace(workspace=workspace)
+        return Response(ApprovalPolicySerializer(policies, many=True).data)
+
+
+class WebhookSecretSerializer(serializers.ModelSerializer[ActionWebhookSecret]):
+    class Meta:
+        model = ActionWebhookSecret
+        fields = ("secret", "created_at", "rotated_at")
+
+
+class ActionWebhookSecretApi(APIView):
+    @extend_schema(
+        responses=WebhookSecretSerializer,
+        operation_id="action_webhook_secret_retrieve",
+        description="The secret action webhooks are signed with (HMAC-SHA256 over "
+        '"<timestamp>.<body>", header X-Support-Signature: t=<timestamp>,v1=<hex>). Admins '
+        "and API keys only; made on first use.",
+    )
+    def get(self, request: Request) -> Response:
+        secret = actions.action_webhook_secret_get_or_create(
+            workspace=api_workspace_for_change(request)
+        )
+        return Response(WebhookSecretSerializer(secret).data)
+
+
+class ActionWebhookSecretRotateApi(APIView):
+    @extend_schema(
+        request=None,
+        responses=WebhookSecretSerializer,
+        operation_id="action_webhook_secret_rotate",
+        description="Replace the signing secret. The old one stops working at once.",
+    )
+    def post(self, request: Request) -> Response:
+        secret = actions.action_webhook_secret_rotate(workspace=api_workspace_for_change(request))
+        return Response(WebhookSecretSerializer(secret).data)

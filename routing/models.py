@@ -130,3 +130,130 @@ class DecisionTrace(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_source_display()} decision {self.pk}: {self.outcome}"
+
+
+# --- AI actions ------------------------------------------------------------------------------
+
+
+class ActionRisk(models.TextChoices):
+    READ = "read", "Read"
+    WRITE = "write", "Write"
+    DESTRUCTIVE = "destructive", "Destructive"
+
+
+class ActionPolicy(models.TextChoices):
+    """What the AI may do with an action."""
+
+    NEVER = "never", "Never"
+    SUGGEST = "suggest", "Suggest to an agent"
+    APPROVAL = "approval", "Run after an agent approves"
+    AUTONOMOUS = "autonomous", "Run by itself"
+
+
+class Action(models.Model):
+    """Something the AI can do in the company's backend, through a signed webhook.
+
+    A destructive action never runs without a human: routing.actions refuses the policy
+    `autonomous` for it, and the database refuses it too, whatever wrote the row.
+    """
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="actions")
+    # The name the AI and API clients call it by (a tool name for an LLM).
+    key = models.SlugField(max_length=50)
+    name = models.CharField(max_length=120)
+    description = models.TextField(max_length=1000)
+    example_phrasings = models.JSONField(default=list, blank=True)
+    # The parameters a call carries: routing.actions.parameter_schema_validate's JSON-Schema subset.
+    parameters = models.JSONField(default=dict, blank=True)
+    risk = models.CharField(max_length=12, choices=ActionRisk.choices)
+    policy = models.CharField(max_length=12, choices=ActionPolicy.choices)
+    webhook_url = models.URLField(max_length=500, blank=True)
+    enabled = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("name", "id")
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(fields=("workspace", "key"), name="action_key_unique"),
+            models.CheckConstraint(
+                condition=models.Q(risk__in=ActionRisk.values), name="action_risk_known"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(policy__in=ActionPolicy.values), name="action_policy_known"
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(risk=ActionRisk.DESTRUCTIVE, policy=ActionPolicy.AUTONOMOUS),
+                name="action_destructive_never_autonomous",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+# Who may approve: "admin", an agent of a tier ("agent:2", "agent:1"), or "viewer". Listed in
+# the order the console shows them, most trusted first.
+APPROVER_SPECS = ("admin", "agent:2", "agent:1", "viewer")
+DEFAULT_APPROVERS: dict[str, list[str]] = {
+    ActionRisk.READ: ["admin", "agent:2", "agent:1"],
+    ActionRisk.WRITE: ["admin", "agent:2"],
+    ActionRisk.DESTRUCTIVE: ["admin"],
+}
+
+
+class ActionApprovalPolicy(models.Model):
+    """Which roles and agent tiers may approve the actions of one risk level, per workspace.
+
+    Every workspace has one row per risk level from its creation on (routing.actions), so that a
+    later change of the defaults in code never silently changes who approves in a workspace.
+    """
+
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="action_approval_policies"
+    )
+    risk = models.CharField(max_length=12, choices=ActionRisk.choices)
+    approvers = models.JSONField(default=list)
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True)
+
+    class Meta:
+        ordering = ("workspace", "risk")
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(
+                fields=("workspace", "risk"), name="action_approval_policy_unique"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(risk__in=ActionRisk.values),
+                name="action_approval_policy_risk_known",
+            ),
+            # Nobody able to approve would leave requests pending forever; and a viewer (who may
+            # change nothing) approving the deletion of a customer's account is never right.
+            models.CheckConstraint(
+                condition=~models.Q(approvers=[]), name="action_approval_policy_has_approver"
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(risk=ActionRisk.DESTRUCTIVE, approvers__contains=["viewer"]),
+                name="action_approval_policy_no_viewer_for_destructive",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_risk_display()} actions: {', '.join(self.approvers)}"
+
+
+class ActionWebhookSecret(models.Model):
+    """The key a workspace's action webhooks are signed with (HMAC-SHA256).
+
+    Stored as is, not hashed: signing needs the key itself. Made on first use, rotated by admins.
+    """
+
+    workspace = models.OneToOneField(
+        Workspace, on_delete=models.CASCADE, related_name="action_webhook_secret"
+    )
+    secret = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    rotated_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Webhook secret of {self.workspace}"

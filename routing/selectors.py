@@ -1,12 +1,24 @@
-"""Reads of support flows, scoped to a workspace."""
+"""Reads of support flows and AI actions, scoped to a workspace."""
 
 from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from console.models import Workspace
+from console.models import Membership, Role, Workspace
 from routing.flow_settings import FlowSettings
-from routing.models import DecisionTrace, FlowVersion, Queue, SupportFlow
+from routing.models import (
+    Action,
+    ActionApprovalPolicy,
+    ActionRisk,
+    DecisionTrace,
+    FlowVersion,
+    Queue,
+    SupportFlow,
+)
+
+# Who approves when a workspace has no policy row for a risk level (one made around the services,
+# e.g. straight through the ORM): admins only. Failing closed beats guessing.
+FALLBACK_APPROVERS = ("admin",)
 
 
 def flows_of_workspace(*, workspace: Workspace) -> QuerySet[SupportFlow]:
@@ -62,3 +74,61 @@ def decision_trace_of_workspace(*, workspace: Workspace, trace_id: int) -> Decis
 
 def versions_of_flow(*, flow: SupportFlow) -> QuerySet[FlowVersion]:
     return flow.versions.select_related("published_by").order_by("-number")
+
+
+# --- AI actions ------------------------------------------------------------------------------
+
+
+def actions_of_workspace(*, workspace: Workspace) -> QuerySet[Action]:
+    return Action.objects.filter(workspace=workspace).order_by("name", "id")
+
+
+def action_of_workspace(*, workspace: Workspace, action_id: int) -> Action | None:
+    return actions_of_workspace(workspace=workspace).filter(pk=action_id).first()
+
+
+def action_approval_policies_of_workspace(*, workspace: Workspace) -> list[ActionApprovalPolicy]:
+    """One policy per risk level, from read to destructive. A level without a stored row shows
+    the fallback (admins only), unsaved: that is what `may_approve` applies."""
+    stored = {
+        policy.risk: policy
+        for policy in ActionApprovalPolicy.objects.filter(workspace=workspace).select_related(
+            "updated_by"
+        )
+    }
+    return [
+        stored.get(risk)
+        or ActionApprovalPolicy(workspace=workspace, risk=risk, approvers=list(FALLBACK_APPROVERS))
+        for risk in ActionRisk.values
+    ]
+
+
+def action_approvers(*, workspace: Workspace, risk: str) -> list[str]:
+    approvers = (
+        ActionApprovalPolicy.objects.filter(workspace=workspace, risk=risk)
+        .values_list("approvers", flat=True)
+        .first()
+    )
+    return list(approvers) if approvers is not None else list(FALLBACK_APPROVERS)
+
+
+def approver_spec(membership: Membership) -> str:
+    """How an approval policy names this member: "admin", "agent:1", "agent:2" or "viewer"."""
+    if membership.role == Role.AGENT:
+        return f"agent:{membership.tier}"
+    return str(membership.role)
+
+
+def may_approve(*, membership: Membership, risk: str, workspace: Workspace) -> bool:
+    """Whether this member may approve a request for an action of `risk` in `workspace`.
+
+    No side effects; the only read is the workspace's policy for that risk. A member of another
+    workspace, or an unknown risk, may not. A viewer never approves a destructive action, even if
+    a policy row said otherwise (the services and the database refuse to store that anyway).
+    """
+    if membership.workspace_id != workspace.pk or risk not in ActionRisk.values:
+        return False
+    spec = approver_spec(membership)
+    if risk == ActionRisk.DESTRUCTIVE and spec == "viewer":
+        return False
+    return spec in action_approvers(workspace=workspace, risk=risk)

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from console.models import User, Workspace
+from routing.actions import action_approval_policies_create_default
 from routing.flow_settings import FlowSettings
 from routing.models import DecisionSource, DecisionTrace, FlowVersion, Queue, SupportFlow
 from routing.pipeline import MessageContext, MessageDecision, flow_message_decide
@@ -30,7 +31,9 @@ class DraftChangedError(ValidationError):
 
 @transaction.atomic
 def flow_create_default(*, workspace: Workspace) -> SupportFlow:
-    """Every workspace starts with a published default flow, so it answers at once."""
+    """Every workspace starts with a published default flow, so it answers at once, and with the
+    default approvers of AI actions (console.services.workspace_create calls only this)."""
+    action_approval_policies_create_default(workspace=workspace)
     existing = SupportFlow.objects.filter(workspace=workspace, name=DEFAULT_FLOW_NAME).first()
     if existing is not None:
         return existing

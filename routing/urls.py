@@ -18,4 +18,22 @@ api_urlpatterns: list[URLPattern | URLResolver] = [
     path("traces/<int:trace_id>/", apis.DecisionTraceDetailApi.as_view(), name="trace"),
     path("queues/", apis.QueueListCreateApi.as_view(), name="queues"),
     path("queues/<int:queue_id>/", apis.QueueDetailApi.as_view(), name="queue"),
+    path("actions/", apis.ActionListCreateApi.as_view(), name="actions"),
+    path(
+        "actions/templates/",
+        apis.ActionTemplatesInstallApi.as_view(),
+        name="action_templates_install",
+    ),
+    path("actions/<int:action_id>/", apis.ActionDetailApi.as_view(), name="action"),
+    path("action-policies/", apis.ActionPolicyApi.as_view(), name="action_policies"),
+    path(
+        "action-webhook-secret/",
+        apis.ActionWebhookSecretApi.as_view(),
+        name="action_webhook_secret",
+    ),
+    path(
+        "action-webhook-secret/rotate/",
+        apis.ActionWebhookSecretRotateApi.as_view(),
+        name="action_webhook_secret_rotate",
+    ),
 ]
