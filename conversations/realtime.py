@@ -1,0 +1,89 @@
+"""Live events of conversations, over the channel layer, sent only after the change commits.
+
+Two audiences:
+- the customer's chat: one group per conversation gets {"type": "message", "message": ...} in
+  the customer's view (never an internal note) and {"type": "status", "status": ...};
+- the agents' inbox: the workspace's console group gets {"type": "inbox.conversation", ...} when
+  a conversation is handed off, claimed, resolved, or gets a message while a human owns it, and
+  for every internal note.
+
+Payloads are serialised when the change is made (inside the transaction), so the event shows
+the state that committed, not whatever the rows hold when the callback runs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+from console.realtime import workspace_event_broadcast
+from conversations.models import Conversation, Handoff, Message
+from conversations.serializers import (
+    conversation_json,
+    customer_message_json,
+    handoff_json,
+    message_json,
+)
+
+INBOX_EVENT = "inbox.conversation"
+
+
+def conversation_group_name(conversation_id: int) -> str:
+    return f"conversation-{conversation_id}"
+
+
+def conversation_event_broadcast(*, conversation_id: int, event: dict[str, Any]) -> None:
+    """Send `event` (JSON-serialisable) to every socket of the conversation, after commit."""
+
+    def send() -> None:
+        channel_layer = get_channel_layer()
+        if channel_layer is None:
+            return
+        async_to_sync(channel_layer.group_send)(
+            conversation_group_name(conversation_id),
+            {"type": "conversation.event", "event": event},
+        )
+
+    # robust: the change is committed whatever happens to the event; a client that missed it
+    # asks for what came after its last message id.
+    transaction.on_commit(send, robust=True)
+
+
+def message_broadcast(message: Message, *, to_inbox: bool) -> None:
+    """The customer sees every message but notes; the inbox sees notes, and the rest when
+    `to_inbox` (a human owns the conversation)."""
+    if not message.is_internal:
+        conversation_event_broadcast(
+            conversation_id=message.conversation_id,
+            event={"type": "message", "message": customer_message_json(message)},
+        )
+    if to_inbox or message.is_internal:
+        inbox_broadcast(message.conversation, change="message", message=message_json(message))
+
+
+def status_broadcast(conversation: Conversation) -> None:
+    conversation_event_broadcast(
+        conversation_id=conversation.pk,
+        event={"type": "status", "status": conversation.status},
+    )
+
+
+def handoff_broadcast(handoff: Handoff) -> None:
+    inbox_broadcast(handoff.conversation, change="handoff", handoff=handoff_json(handoff))
+
+
+def inbox_broadcast(conversation: Conversation, *, change: str, **details: Any) -> None:
+    """Tell the workspace's agents that `conversation` changed (`change`: handoff, claimed,
+    resolved, message), with its summary as the inbox lists it."""
+    workspace_event_broadcast(
+        workspace_id=conversation.workspace_id,
+        event={
+            "type": INBOX_EVENT,
+            "change": change,
+            "conversation": conversation_json(conversation),
+            **details,
+        },
+    )

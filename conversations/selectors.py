@@ -1,0 +1,158 @@
+"""Reads of conversations, scoped to a workspace: the inbox list, transcripts for replay, the
+latest handoff, and what the support flow knows about a conversation when it replies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Case, IntegerField, QuerySet, Value, When
+from django.db.models.functions import Coalesce
+
+from console.models import User, Workspace
+from conversations.models import (
+    Conversation,
+    Customer,
+    Handoff,
+    Message,
+    MessageKind,
+    Priority,
+    Sender,
+)
+from routing.pipeline import MessageContext
+
+# The flow reads at most this many earlier customer messages (the simulator's limit too).
+HISTORY_MAX_MESSAGES = 50
+
+_PRIORITY_RANK = Case(
+    When(priority=Priority.URGENT, then=Value(0)),
+    When(priority=Priority.HIGH, then=Value(1)),
+    default=Value(2),
+    output_field=IntegerField(),
+)
+
+
+def conversations_of_workspace(*, workspace: Workspace) -> QuerySet[Conversation]:
+    return Conversation.objects.filter(workspace=workspace).select_related(
+        "customer", "queue", "assignee", "flow_version"
+    )
+
+
+def conversation_of_workspace(*, workspace: Workspace, conversation_id: int) -> Conversation | None:
+    return conversations_of_workspace(workspace=workspace).filter(pk=conversation_id).first()
+
+
+def conversation_list(
+    *,
+    workspace: Workspace,
+    status: str | None = None,
+    queue_id: int | None = None,
+    priority: str | None = None,
+    assignee: User | None = None,
+    unassigned: bool = False,
+    language: str | None = None,
+) -> QuerySet[Conversation]:
+    """The inbox: most urgent first, then the one waiting longest (since its handoff, or since
+    it started when it never was handed off)."""
+    conversations = conversations_of_workspace(workspace=workspace)
+    if status:
+        conversations = conversations.filter(status=status)
+    if queue_id is not None:
+        conversations = conversations.filter(queue_id=queue_id)
+    if priority:
+        conversations = conversations.filter(priority=priority)
+    if assignee is not None:
+        conversations = conversations.filter(assignee=assignee)
+    if unassigned:
+        conversations = conversations.filter(assignee__isnull=True)
+    if language:
+        conversations = conversations.filter(language=language)
+    return conversations.annotate(
+        priority_rank=_PRIORITY_RANK, waiting_since=Coalesce("handed_off_at", "created_at")
+    ).order_by("priority_rank", "waiting_since", "id")
+
+
+def messages_after(
+    *, conversation: Conversation, after_id: int = 0, customer_view: bool = False
+) -> QuerySet[Message]:
+    """The conversation's messages stored after message `after_id`, oldest first: what a client
+    that last saw `after_id` missed. The customer's view leaves out internal notes."""
+    messages = Message.objects.filter(
+        workspace_id=conversation.workspace_id, conversation=conversation, id__gt=after_id
+    ).select_related("author")
+    if customer_view:
+        messages = messages.exclude(kind=MessageKind.NOTE)
+    return messages.order_by("id")
+
+
+def handoff_latest(*, conversation: Conversation) -> Handoff | None:
+    return (
+        Handoff.objects.filter(workspace_id=conversation.workspace_id, conversation=conversation)
+        .select_related("queue", "claimed_by", "conversation")
+        .order_by("-id")
+        .first()
+    )
+
+
+def handoff_for_message(*, message: Message) -> Handoff | None:
+    """The handoff the AI made on this customer message, if it handed off."""
+    return (
+        Handoff.objects.filter(workspace_id=message.workspace_id, message=message)
+        .select_related("queue", "claimed_by", "conversation")
+        .first()
+    )
+
+
+def reply_to_message(*, message: Message) -> Message | None:
+    """The AI's (or the system's) reply to this customer message, once it is stored."""
+    return (
+        Message.objects.filter(workspace_id=message.workspace_id, reply_to=message)
+        .select_related("author")
+        .first()
+    )
+
+
+def message_context(*, conversation: Conversation, message: Message) -> MessageContext:
+    """What the flow knows when it replies to `message`: the conversation before it, and the
+    customer when the company vouched for them."""
+    earlier = (
+        Message.objects.filter(
+            workspace_id=conversation.workspace_id,
+            conversation=conversation,
+            id__lt=message.pk,
+            kind=MessageKind.TEXT,
+            sender__in=(Sender.CUSTOMER, Sender.AI),
+        )
+        .order_by("id")
+        .values("sender", "text", "citations")
+    )
+    history: list[str] = []
+    ai_replies: list[str] = []
+    cited: dict[str, dict[str, str]] = {}
+    for row in earlier:
+        if row["sender"] == Sender.CUSTOMER:
+            history.append(row["text"])
+            continue
+        ai_replies.append(row["text"])
+        for citation in row["citations"]:
+            cited.setdefault(citation.get("external_id") or citation.get("url", ""), citation)
+    return MessageContext(
+        history=history[-HISTORY_MAX_MESSAGES:],
+        previous_language=conversation.language or None,
+        ai_turns=conversation.ai_turns,
+        customer=customer_context(conversation.customer),
+        ai_replies=ai_replies,
+        cited=list(cited.values()),
+    )
+
+
+def customer_context(customer: Customer) -> dict[str, Any]:
+    """An unverified customer's claims (name, plan, ...) never reach the flow: anyone can type
+    "I'm on the enterprise plan" into a chat."""
+    if not customer.verified:
+        return {}
+    return {
+        "name": customer.name,
+        "email": customer.email,
+        "plan": customer.plan,
+        "attributes": customer.attributes,
+    }
