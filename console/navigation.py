@@ -44,7 +44,10 @@ SECTIONS = (
         "AI actions with their risk, policy and approvers, and the audit log of every request.",
     ),
     Section(
-        "inbox", "Inbox", "The live inbox of escalated conversations with the AI's handoff brief."
+        "inbox",
+        "Inbox",
+        "The live inbox of escalated conversations with the AI's handoff brief.",
+        built=True,
     ),
     Section("analytics", "Analytics", "Deflection, handoff reasons, CSAT and response times."),
     Section("team", "Team", "Members of this workspace with their roles and tiers.", built=True),

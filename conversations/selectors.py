@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Case, IntegerField, QuerySet, Value, When
+from django.db.models import Case, IntegerField, OuterRef, QuerySet, Subquery, Value, When
+from django.db.models.fields.json import KT
 from django.db.models.functions import Coalesce
 
 from console.models import User, Workspace
 from conversations.models import (
+    HUMAN_OWNED_STATUSES,
     Conversation,
     Customer,
     Handoff,
@@ -156,3 +158,42 @@ def customer_context(customer: Customer) -> dict[str, Any]:
         "plan": customer.plan,
         "attributes": customer.attributes,
     }
+
+
+def workspace_of_slug(*, slug: str) -> Workspace | None:
+    """The workspace whose public chat lives at /chat/<slug>/ (anyone may open it)."""
+    return Workspace.objects.filter(slug=slug).first()
+
+
+def inbox_conversations(
+    *,
+    workspace: Workspace,
+    status: str | None = None,
+    queue_id: int | None = None,
+    priority: str | None = None,
+    assignee: User | None = None,
+    unassigned: bool = False,
+    language: str | None = None,
+) -> QuerySet[Conversation]:
+    """The agents' inbox: the conversations that need a human (waiting or assigned) unless
+    `status` picks one, in `conversation_list`'s order, each annotated with `wants` (the latest
+    handoff brief's) and `last_customer_text` (the customer's latest message), for the list."""
+    conversations = conversation_list(
+        workspace=workspace,
+        status=status,
+        queue_id=queue_id,
+        priority=priority,
+        assignee=assignee,
+        unassigned=unassigned,
+        language=language,
+    )
+    if not status:
+        conversations = conversations.filter(status__in=HUMAN_OWNED_STATUSES)
+    latest_handoff = Handoff.objects.filter(conversation=OuterRef("pk")).order_by("-id")
+    latest_customer_message = Message.objects.filter(
+        conversation=OuterRef("pk"), sender=Sender.CUSTOMER, kind=MessageKind.TEXT
+    ).order_by("-id")
+    return conversations.annotate(
+        wants=Subquery(latest_handoff.values(brief_wants=KT("brief__wants"))[:1]),
+        last_customer_text=Subquery(latest_customer_message.values("text")[:1]),
+    )

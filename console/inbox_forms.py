@@ -1,0 +1,83 @@
+"""Forms of the agents' inbox: the list's filters and the reply composer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from console.flow_display import language_name
+from conversations.models import ConversationStatus, Priority
+from conversations.services import MESSAGE_MAX_LENGTH
+from routing.flow_settings import SUPPORTED_LANGUAGES
+from routing.models import Queue
+
+MINE = "mine"
+UNASSIGNED = "unassigned"
+
+# A first, fixed set: the composer offers them as starting points the agent edits before sending.
+# They belong in the console's settings once admins can write their own.
+CANNED_REPLIES = (
+    ("Greeting", "Hi, I'm from the support team and I'm looking into this for you now."),
+    ("Need details", "Could you tell me the exact steps you took and what you saw on screen?"),
+    (
+        "Checking",
+        "Thanks for your patience. I'm checking this with the team and will be back shortly.",
+    ),
+    ("Closing", "Is there anything else I can help you with today?"),
+)
+
+
+class InboxFilterForm(forms.Form):
+    """Every field is optional; an unknown value is shown as an error and ignored."""
+
+    status = forms.ChoiceField(
+        required=False,
+        label="Status",
+        choices=(
+            ("", "Needs a human (waiting or assigned)"),
+            (ConversationStatus.WAITING, "Waiting for an agent"),
+            (ConversationStatus.ASSIGNED, "With an agent"),
+            (ConversationStatus.RESOLVED, "Resolved"),
+        ),
+    )
+    assignee = forms.ChoiceField(
+        required=False,
+        label="Assignee",
+        choices=(("", "Anyone"), (MINE, "Mine"), (UNASSIGNED, "Unassigned")),
+    )
+    queue = forms.TypedChoiceField(
+        required=False, label="Queue", coerce=int, empty_value=None, choices=()
+    )
+    priority = forms.ChoiceField(
+        required=False, label="Priority", choices=(("", "Any priority"), *Priority.choices)
+    )
+    language = forms.ChoiceField(
+        required=False,
+        label="Language",
+        choices=(
+            ("", "Any language"),
+            *((code, language_name(code)) for code in SUPPORTED_LANGUAGES),
+        ),
+    )
+
+    def __init__(self, *args: Any, queues: list[Queue], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        queue_field = self.fields["queue"]
+        assert isinstance(queue_field, forms.TypedChoiceField)
+        queue_field.choices = [("", "Any queue"), *((q.pk, q.name) for q in queues)]
+
+
+class ReplyForm(forms.Form):
+    text = forms.CharField(
+        label="Reply",
+        max_length=MESSAGE_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        # The service strips and checks the text again: the form only spares a round trip.
+        strip=True,
+    )
+    internal = forms.BooleanField(
+        required=False,
+        label="Internal note — not shown to the customer",
+        help_text="Only agents of this workspace see internal notes.",
+    )

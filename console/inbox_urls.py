@@ -1,0 +1,18 @@
+"""URLs of the console's Inbox section, included under /w/<slug>/inbox/."""
+
+from django.urls import path
+
+from console import inbox_views as views
+
+urlpatterns = [
+    path("", views.inbox, name="inbox"),
+    path("<int:conversation_id>/", views.conversation_detail, name="inbox_conversation"),
+    path("<int:conversation_id>/claim/", views.conversation_claim, name="inbox_claim"),
+    path("<int:conversation_id>/reply/", views.conversation_reply, name="inbox_reply"),
+    path("<int:conversation_id>/resolve/", views.conversation_resolve, name="inbox_resolve"),
+    path(
+        "<int:conversation_id>/traces/<int:trace_id>/",
+        views.conversation_trace,
+        name="inbox_trace",
+    ),
+]

@@ -1,0 +1,247 @@
+"""The agents' inbox: the live list of conversations that need a human, and one conversation
+with the AI's handoff brief, its transcript, and what an agent does (claim, reply, note,
+resolve).
+
+Thin views: they check access, validate input and call `conversations.services` (writes) and
+`conversations.selectors` (reads). Every member sees the pages; admins and agents act. Live
+updates come over the console's live socket (`WorkspaceLiveHtmlConsumer`), which renders
+`templates/live/inbox.conversation.html` from the same partials as these pages.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.http import require_GET, require_POST
+
+from console.access import ADMINS_AND_AGENTS, workspace_member_required
+from console.flow_display import OUTCOME_LABELS, REASON_LABELS, trace_view
+from console.inbox_display import (
+    brief_view,
+    customer_details,
+    inbox_row_of_conversation,
+    transcript_item_of_message,
+)
+from console.inbox_forms import CANNED_REPLIES, MINE, UNASSIGNED, InboxFilterForm, ReplyForm
+from console.knowledge_forms import add_service_errors
+from console.models import Membership, Role, User
+from conversations import services
+from conversations.models import Conversation, ConversationStatus
+from conversations.selectors import (
+    conversation_of_workspace,
+    handoff_latest,
+    inbox_conversations,
+    messages_after,
+)
+from routing.selectors import decision_trace_of_workspace, queues_of_workspace
+
+SECTION = "inbox"
+
+
+def _can_act(membership: Membership) -> bool:
+    return Role(membership.role) in ADMINS_AND_AGENTS
+
+
+def _context(membership: Membership, **extra: object) -> dict[str, object]:
+    return {
+        "membership": membership,
+        "workspace": membership.workspace,
+        "current_section": SECTION,
+        "can_act": _can_act(membership),
+        **extra,
+    }
+
+
+def _user(request: HttpRequest) -> User:
+    user = request.user
+    assert isinstance(user, User)  # workspace_member_required signed them in
+    return user
+
+
+def _wants_region(request: HttpRequest) -> bool:
+    htmx = getattr(request, "htmx", None)  # set by django-htmx's middleware
+    return htmx is not None and bool(htmx) and not htmx.history_restore_request
+
+
+def _conversation_or_404(membership: Membership, conversation_id: int) -> Conversation:
+    conversation = conversation_of_workspace(
+        workspace=membership.workspace, conversation_id=conversation_id
+    )
+    if conversation is None:
+        raise Http404("No such conversation.")
+    return conversation
+
+
+@require_GET
+@workspace_member_required()
+def inbox(request: HttpRequest, membership: Membership) -> HttpResponse:
+    workspace = membership.workspace
+    form = InboxFilterForm(request.GET, queues=list(queues_of_workspace(workspace=workspace)))
+    form.is_valid()  # an invalid filter shows its error and is ignored; the others apply
+    values = form.cleaned_data
+    conversations = inbox_conversations(
+        workspace=workspace,
+        status=values.get("status") or None,
+        queue_id=values.get("queue"),
+        priority=values.get("priority") or None,
+        assignee=_user(request) if values.get("assignee") == MINE else None,
+        unassigned=values.get("assignee") == UNASSIGNED,
+        language=values.get("language") or None,
+    )
+    rows = [inbox_row_of_conversation(conversation) for conversation in conversations]
+    context = _context(
+        membership,
+        form=form,
+        rows=rows,
+        filtered=any(values.get(name) for name in form.fields),
+        priorities=("urgent", "high", "normal"),
+    )
+    template = "inbox/_list.html" if _wants_region(request) else "inbox/inbox.html"
+    response = render(request, template, context)
+    patch_vary_headers(response, ("HX-Request",))  # the same URL answers page or region
+    return response
+
+
+@require_GET
+@workspace_member_required()
+def conversation_detail(
+    request: HttpRequest, membership: Membership, conversation_id: int
+) -> HttpResponse:
+    conversation = _conversation_or_404(membership, conversation_id)
+    form = ReplyForm() if _can_act(membership) else None
+    return render(
+        request, "inbox/conversation.html", _conversation_context(membership, conversation, form)
+    )
+
+
+def _conversation_context(
+    membership: Membership,
+    conversation: Conversation,
+    form: ReplyForm | None,
+    action_errors: list[str] | None = None,
+) -> dict[str, object]:
+    handoff = handoff_latest(conversation=conversation)
+    user = membership.user
+    return _context(
+        membership,
+        conversation=conversation,
+        row=inbox_row_of_conversation(conversation),
+        brief=brief_view(handoff) if handoff else None,
+        transcript=[
+            transcript_item_of_message(message)
+            for message in messages_after(conversation=conversation)
+        ],
+        customer=customer_details(conversation.customer),
+        can_claim=conversation.assignee_id is None
+        and conversation.status != ConversationStatus.RESOLVED,
+        is_mine=conversation.assignee_id == user.pk,
+        is_resolved=conversation.status == ConversationStatus.RESOLVED,
+        form=form,
+        canned_replies=CANNED_REPLIES,
+        action_errors=action_errors or [],
+    )
+
+
+def _back_to_conversation(membership: Membership, conversation: Conversation) -> HttpResponse:
+    return redirect(
+        "console:inbox_conversation",
+        workspace_slug=membership.workspace.slug,
+        conversation_id=conversation.pk,
+    )
+
+
+def _refused(
+    request: HttpRequest,
+    membership: Membership,
+    conversation: Conversation,
+    *,
+    form: ReplyForm | None = None,
+    error: Exception | None = None,
+) -> HttpResponse:
+    """The conversation page again, as it is now, with why the action was not done: a reply's
+    errors on its form (keeping what the agent wrote), any other refusal on top."""
+    context = _conversation_context(
+        membership,
+        _conversation_or_404(membership, conversation.pk),
+        form or ReplyForm(),
+        [str(error)] if error is not None else [],
+    )
+    return render(request, "inbox/conversation.html", context, status=400)
+
+
+@require_POST
+@workspace_member_required(roles=ADMINS_AND_AGENTS)
+def conversation_claim(
+    request: HttpRequest, membership: Membership, conversation_id: int
+) -> HttpResponse:
+    conversation = _conversation_or_404(membership, conversation_id)
+    try:
+        services.conversation_claim(conversation=conversation, agent=_user(request))
+    except (services.ConversationStateError, PermissionDenied) as error:
+        return _refused(request, membership, conversation, error=error)
+    return _back_to_conversation(membership, conversation)
+
+
+@require_POST
+@workspace_member_required(roles=ADMINS_AND_AGENTS)
+def conversation_reply(
+    request: HttpRequest, membership: Membership, conversation_id: int
+) -> HttpResponse:
+    conversation = _conversation_or_404(membership, conversation_id)
+    form = ReplyForm(request.POST)
+    if not form.is_valid():
+        return _refused(request, membership, conversation, form=form)
+    try:
+        services.agent_message_post(
+            conversation=conversation,
+            agent=_user(request),
+            text=form.cleaned_data["text"],
+            internal=form.cleaned_data["internal"],
+        )
+    except ValidationError as error:
+        add_service_errors(form, error)
+        return _refused(request, membership, conversation, form=form)
+    except (services.ConversationStateError, PermissionDenied) as error:
+        form.add_error(None, str(error))
+        return _refused(request, membership, conversation, form=form)
+    return _back_to_conversation(membership, conversation)
+
+
+@require_POST
+@workspace_member_required(roles=ADMINS_AND_AGENTS)
+def conversation_resolve(
+    request: HttpRequest, membership: Membership, conversation_id: int
+) -> HttpResponse:
+    conversation = _conversation_or_404(membership, conversation_id)
+    try:
+        services.conversation_resolve(conversation=conversation, by=_user(request))
+    except PermissionDenied as error:
+        return _refused(request, membership, conversation, error=error)
+    return _back_to_conversation(membership, conversation)
+
+
+@require_GET
+@workspace_member_required()
+def conversation_trace(
+    request: HttpRequest, membership: Membership, conversation_id: int, trace_id: int
+) -> HttpResponse:
+    """Why the AI said what it said: loaded on demand by the "Why?" disclosure (htmx), or as a
+    page of its own without JavaScript."""
+    conversation = _conversation_or_404(membership, conversation_id)
+    record = decision_trace_of_workspace(workspace=membership.workspace, trace_id=trace_id)
+    if record is None:
+        raise Http404("No such trace.")
+    context = _context(
+        membership,
+        conversation=conversation,
+        record=record,
+        outcome_label=OUTCOME_LABELS.get(record.outcome, record.outcome),
+        reason_label=REASON_LABELS.get(record.reason, record.reason),
+        trace=trace_view(record.trace),
+    )
+    template = "inbox/_trace.html" if _wants_region(request) else "inbox/trace.html"
+    response = render(request, template, context)
+    patch_vary_headers(response, ("HX-Request",))
+    return response
