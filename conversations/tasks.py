@@ -1,9 +1,16 @@
 from celery import shared_task
 
 from conversations.services import conversation_reply
+from conversations.sla import conversations_sla_enforce
 
 
 @shared_task(ignore_result=True)
 def conversation_reply_task(conversation_id: int, message_id: int) -> None:
     """The AI's reply to one customer message; safe to run twice (the service is idempotent)."""
     conversation_reply(conversation_id=conversation_id, message_id=message_id)
+
+
+@shared_task(ignore_result=True)
+def conversations_sla_enforce_task() -> None:
+    """Run by Celery beat every minute (CELERY_BEAT_SCHEDULE): the queues' SLA timers."""
+    conversations_sla_enforce()
