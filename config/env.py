@@ -114,3 +114,22 @@ def development_secret_key(var_dir: os.PathLike[str] | str) -> str:
     path.touch(mode=0o600)
     path.write_text(key)
     return key
+
+
+def env_rate(
+    name: str, default: tuple[int, int], *, environ: Mapping[str, str] | None = None
+) -> tuple[int, int]:
+    """A rate written "<count>/<seconds>" ("20/10": 20 per 10 seconds), as (count, seconds)."""
+    value = _raw(name, environ)
+    if value is None:
+        return default
+    count, _, seconds = value.partition("/")
+    try:
+        rate = (int(count), int(seconds))
+    except ValueError:
+        raise SettingError(
+            f"{name}={value!r} is not a rate: write <count>/<seconds>, e.g. 20/10."
+        ) from None
+    if rate[0] < 1 or rate[1] < 1:
+        raise SettingError(f"{name}={value!r}: the count and the seconds must be at least 1.")
+    return rate

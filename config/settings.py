@@ -19,6 +19,7 @@ from config.env import (
     env_bool,
     env_int,
     env_list,
+    env_rate,
     env_str,
     env_url,
 )
@@ -123,6 +124,19 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_TIMEOUT = 3
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# `celery -A config beat` runs these; the queues' SLA timers need a clock of their own.
+CELERY_BEAT_SCHEDULE = {
+    "conversations-sla": {
+        "task": "conversations.tasks.conversations_sla_enforce_task",
+        "schedule": 60.0,
+    },
+}
+
+# Customer chat: how many frames a chat socket may send, per conversation and per client IP, as
+# "<count>/<seconds>". The IP limit is higher because an office or a mobile carrier puts many
+# customers behind one address.
+CHAT_RATE_LIMIT = env_rate("CHAT_RATE_LIMIT", (20, 10))
+CHAT_IP_RATE_LIMIT = env_rate("CHAT_IP_RATE_LIMIT", (100, 10))
 
 # How long /healthz waits for each dependency before calling it down.
 HEALTH_CHECK_TIMEOUT_SECONDS = env_int("HEALTH_CHECK_TIMEOUT_SECONDS", 2, minimum=1)

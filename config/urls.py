@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from config.health import healthz
 from console.apis import WorkspaceDetailApi
+from conversations.chat_views import chat_page
 from conversations.urls import api_urlpatterns as conversations_api
 from knowledge.urls import api_urlpatterns as knowledge_api
 from routing.urls import api_urlpatterns as routing_api
@@ -21,5 +22,6 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/v1/", include((api_v1, "api"), namespace="api")),
+    path("chat/<slug:workspace_slug>/", chat_page, name="chat"),
     path("", include("console.urls")),
 ]

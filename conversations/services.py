@@ -14,8 +14,11 @@ Who speaks when:
 
 from __future__ import annotations
 
+import json
+import logging
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -43,12 +46,20 @@ from conversations.realtime import (
     message_broadcast,
     status_broadcast,
 )
-from conversations.selectors import handoff_for_message, message_context, reply_to_message
+from conversations.selectors import (
+    conversation_of_workspace,
+    handoff_for_message,
+    message_context,
+    reply_to_message,
+)
+from conversations.tokens import conversation_token_read, identity_verify
 from routing.flow_settings import DEFAULT_HANDOFF_MESSAGES, SUPPORTED_LANGUAGES
 from routing.models import DecisionSource, FlowVersion, Queue
 from routing.pipeline import MessageDecision, flow_message_decide
 from routing.selectors import published_version, queues_of_workspace
 from routing.services import decision_trace_record
+
+logger = logging.getLogger(__name__)
 
 MESSAGE_MAX_LENGTH = 4000
 CLIENT_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -533,3 +544,66 @@ def _locked(conversation: Conversation) -> Conversation:
         .select_related("workspace", "customer", "queue", "assignee", "flow_version")
         .get(pk=conversation.pk)
     )
+
+
+# --- the customer chat -----------------------------------------------------------------------
+
+
+def chat_conversation_open(
+    *, workspace: Workspace, token: str | None, identity: Mapping[str, str]
+) -> Conversation:
+    """The conversation a chat socket joins: the one its conversation token names, or a new one
+    when there is no token or it is no good (tampered, expired, another workspace's, or its
+    conversation is gone), so a customer is never stuck on a dead token.
+
+    `identity` holds the page's claims (user_id, user_hash, name, email, plan, attributes as a
+    JSON object). They describe the new customer only when the company signed the user id;
+    anything else is ignored and logged: the chat page is public, anyone can type a user id.
+    """
+    if token:
+        conversation_id = conversation_token_read(token, workspace_id=workspace.pk)
+        if conversation_id is not None:
+            conversation = conversation_of_workspace(
+                workspace=workspace, conversation_id=conversation_id
+            )
+            if conversation is not None:
+                return conversation
+        logger.info("Chat token refused in workspace %s: starting a conversation", workspace.slug)
+    customer_data = _verified_customer_data(workspace, identity)
+    if customer_data is not None:
+        try:
+            return conversation_start(
+                workspace=workspace, customer_data=customer_data, verified=True
+            )
+        except ValidationError as error:
+            logger.warning(
+                "Verified chat customer %r of workspace %s has invalid details (%s): "
+                "starting anonymously",
+                customer_data["external_id"],
+                workspace.slug,
+                "; ".join(error.messages),
+            )
+    return conversation_start(workspace=workspace, customer_data=None)
+
+
+def _verified_customer_data(
+    workspace: Workspace, identity: Mapping[str, str]
+) -> dict[str, Any] | None:
+    user_id, signature = identity.get("user_id", ""), identity.get("user_hash", "")
+    if not user_id and not signature:
+        return None
+    if not identity_verify(workspace=workspace, user_id=user_id, signature=signature):
+        logger.warning(
+            "Unverified identity claim in the chat of workspace %s (user id %r): ignored",
+            workspace.slug,
+            user_id[:128],
+        )
+        return None
+    data: dict[str, Any] = {"external_id": user_id}
+    data.update({name: identity[name] for name in ("name", "email", "plan") if identity.get(name)})
+    if identity.get("attributes"):
+        try:
+            data["attributes"] = json.loads(identity["attributes"])
+        except ValueError:
+            data["attributes"] = identity["attributes"]  # customer_data_validate refuses it
+    return data

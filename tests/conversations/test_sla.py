@@ -3,7 +3,7 @@ priority and the queue hears of it; a claimed one whose agent went silent return
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from django.utils import timezone
@@ -19,13 +19,15 @@ from conversations.services import (
 )
 from conversations.sla import conversations_sla_enforce
 from conversations.tasks import conversations_sla_enforce_task
+from routing.models import Queue
 
 pytestmark = pytest.mark.django_db
 
 LIMIT = timedelta(minutes=10)  # the default queues' sla_wait_minutes
 
 
-def handed_off(workspace) -> Conversation:
+def handed_off(workspace) -> tuple[Conversation, datetime]:
+    """A conversation the AI handed off, and when."""
     conversation = conversation_start(workspace=workspace, customer_data={"name": "Ana"})
     message, _ = customer_message_post(
         conversation=conversation,
@@ -36,12 +38,12 @@ def handed_off(workspace) -> Conversation:
     conversation_reply(conversation_id=conversation.pk, message_id=message.pk)
     conversation.refresh_from_db()
     assert conversation.status == ConversationStatus.WAITING
-    return conversation
+    assert conversation.handed_off_at is not None
+    return conversation, conversation.handed_off_at
 
 
 def test_waiting_past_the_limit_raises_the_priority_once_per_limit(workspace):
-    conversation = handed_off(workspace)
-    started = conversation.handed_off_at
+    conversation, started = handed_off(workspace)
 
     assert conversations_sla_enforce(now=started + LIMIT - timedelta(seconds=1)).escalated == []
     first = conversations_sla_enforce(now=started + LIMIT + timedelta(minutes=1))
@@ -57,9 +59,9 @@ def test_waiting_past_the_limit_raises_the_priority_once_per_limit(workspace):
 
 
 def test_the_sla_step_is_an_internal_note_the_customer_never_sees(workspace):
-    conversation = handed_off(workspace)
+    conversation, started = handed_off(workspace)
 
-    conversations_sla_enforce(now=conversation.handed_off_at + LIMIT + timedelta(minutes=1))
+    conversations_sla_enforce(now=started + LIMIT + timedelta(minutes=1))
 
     note = Message.objects.get(conversation=conversation, kind=MessageKind.NOTE)
     assert note.text.startswith("SLA: waiting 11 min, over the Tier 1 limit of 10 min")
@@ -68,7 +70,7 @@ def test_the_sla_step_is_an_internal_note_the_customer_never_sees(workspace):
 
 
 def test_a_claimed_conversation_whose_agent_stays_silent_returns_to_the_queue(workspace, agent):
-    conversation = handed_off(workspace)
+    conversation, _ = handed_off(workspace)
     conversation_claim(conversation=conversation, agent=agent)
     claimed_at = timezone.now()
 
@@ -81,7 +83,7 @@ def test_a_claimed_conversation_whose_agent_stays_silent_returns_to_the_queue(wo
 
 
 def test_an_agent_who_answered_and_waits_for_the_customer_keeps_the_conversation(workspace, agent):
-    conversation = handed_off(workspace)
+    conversation, _ = handed_off(workspace)
     agent_message_post(conversation=conversation, agent=agent, text="Hi Ana, I'm on it.")
 
     sweep = conversations_sla_enforce(now=timezone.now() + 3 * LIMIT)
@@ -92,15 +94,14 @@ def test_an_agent_who_answered_and_waits_for_the_customer_keeps_the_conversation
 
 
 def test_a_queue_without_a_limit_is_left_alone(workspace):
-    conversation = handed_off(workspace)
-    conversation.queue.sla_wait_minutes = 0
-    conversation.queue.save()
+    conversation, _ = handed_off(workspace)
+    Queue.objects.filter(conversations=conversation).update(sla_wait_minutes=0)
 
     assert conversations_sla_enforce(now=timezone.now() + 10 * LIMIT).escalated == []
 
 
 def test_the_beat_task_runs_the_sweep(workspace):
-    conversation = handed_off(workspace)
+    conversation, _ = handed_off(workspace)
     Conversation.objects.filter(pk=conversation.pk).update(
         handed_off_at=timezone.now() - LIMIT - timedelta(minutes=1)
     )

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from functools import partial
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
+from asgiref.sync import SyncToAsync
 from channels.testing.live import make_application
 from daphne.testing import DaphneProcess
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
@@ -25,6 +27,17 @@ CHROMIUM_ARGS = [
 ]
 
 
+def _forked_server_application() -> Any:
+    """The project's ASGI application, as the forked server process builds it.
+
+    Earlier async tests in this process (consumer tests) start asgiref's one thread for
+    thread-sensitive code. A forked child inherits that executor but not its thread, so every
+    database call a consumer makes would wait forever: give the child a fresh executor.
+    """
+    SyncToAsync.single_thread_executor = ThreadPoolExecutor(max_workers=1)
+    return make_application(static_wrapper=ASGIStaticFilesHandler)
+
+
 @pytest.fixture(scope="session")
 def live_server_url(django_db_setup, django_db_blocker) -> Iterator[str]:
     """daphne serving the project (HTTP and WebSocket) on a free port, against the test database.
@@ -33,7 +46,7 @@ def live_server_url(django_db_setup, django_db_blocker) -> Iterator[str]:
     """
     process = DaphneProcess(
         host="127.0.0.1",
-        get_application=partial(make_application, static_wrapper=ASGIStaticFilesHandler),
+        get_application=_forked_server_application,
     )
     # Forked while database access is unblocked, so the server keeps it; the parent does not.
     with django_db_blocker.unblock():

@@ -1,0 +1,226 @@
+// The customer chat client. Protocol: README.md, "Customer chat".
+//
+// Nothing the customer types is lost: a message stays "pending" until the server acks it, and
+// every pending message is sent again (same client_id, so never stored twice) after a
+// reconnect. Nothing is shown twice: messages are keyed by their stored id, and the customer's
+// own broadcast replaces its pending bubble by client_id.
+(() => {
+  "use strict";
+
+  const root = document.querySelector(".chat");
+  const list = document.getElementById("chat-messages");
+  const log = list.parentElement;
+  const form = document.getElementById("chat-form");
+  const input = document.getElementById("chat-input");
+  const connection = document.getElementById("chat-connection");
+  const typing = document.getElementById("chat-typing");
+  const errorLine = document.getElementById("chat-error");
+
+  const tokenKey = `support-chat:${root.dataset.workspace}:token`;
+  const IDENTITY_PARAMS = ["user_id", "user_hash", "name", "email", "plan", "attributes"];
+  const BACKOFF_MAX_MS = 15000;
+
+  let socket = null;
+  let attempt = 0;
+  let conversationId = null;
+  let lastSeenId = 0;
+  const shownIds = new Set();
+  const pending = new Map(); // client_id -> {text, element}
+
+  function socketUrl() {
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    const params = new URLSearchParams();
+    const token = localStorage.getItem(tokenKey);
+    if (token) params.set("token", token);
+    // The embedding page passes the company's signed identity through the chat page's URL.
+    const pageParams = new URLSearchParams(location.search);
+    for (const name of IDENTITY_PARAMS) {
+      if (pageParams.get(name)) params.set(name, pageParams.get(name));
+    }
+    return `${scheme}//${location.host}${root.dataset.socketPath}?${params}`;
+  }
+
+  function connect() {
+    connection.textContent = attempt ? "Reconnecting…" : "Connecting…";
+    socket = new WebSocket(socketUrl());
+    socket.addEventListener("message", (event) => handle(JSON.parse(event.data)));
+    socket.addEventListener("close", () => {
+      connection.textContent = "Disconnected. Reconnecting…";
+      setTyping(false);
+      // Exponential backoff with jitter, so a restarted server is not hit by every tab at once.
+      const delay = Math.min(BACKOFF_MAX_MS, 500 * 2 ** attempt) * (0.5 + Math.random() / 2);
+      attempt += 1;
+      setTimeout(connect, delay);
+    });
+  }
+
+  function send(frame) {
+    if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(frame));
+  }
+
+  const handlers = {
+    welcome(frame) {
+      attempt = 0;
+      localStorage.setItem(tokenKey, frame.token);
+      if (conversationId !== null && conversationId !== frame.conversation_id) {
+        // The old token was refused: this is a new conversation, the old transcript is gone.
+        list.replaceChildren();
+        shownIds.clear();
+        lastSeenId = 0;
+      }
+      conversationId = frame.conversation_id;
+      connection.textContent = "Connected";
+      send({ type: "resume", last_seen_id: lastSeenId });
+    },
+    resumed() {
+      for (const [clientId, item] of pending) {
+        send({ type: "message", client_id: clientId, text: item.text });
+      }
+    },
+    ack(frame) {
+      const item = pending.get(frame.client_id);
+      if (item) {
+        pending.delete(frame.client_id);
+        item.element.classList.remove("chat__message--pending");
+        item.element.dataset.messageId = frame.message_id;
+      }
+    },
+    typing() {
+      setTyping(true);
+    },
+    message(frame) {
+      showMessage(frame.message);
+    },
+    status(frame) {
+      if (frame.status !== "ai") setTyping(false);
+      if (frame.status === "waiting") showSystemLine("You are in the queue for a human agent.");
+    },
+    error(frame) {
+      showError(frame.error);
+    },
+  };
+
+  function handle(frame) {
+    const handler = handlers[frame.type];
+    if (handler) handler(frame);
+  }
+
+  function showMessage(message) {
+    if (shownIds.has(message.id)) return;
+    shownIds.add(message.id);
+    lastSeenId = Math.max(lastSeenId, message.id);
+    if (message.sender !== "customer") setTyping(false);
+    const element = messageElement(message);
+    const waiting = message.client_id && pending.get(message.client_id);
+    const shownPending = list.querySelector(
+      `[data-client-id="${CSS.escape(message.client_id || "")}"]`,
+    );
+    if (waiting) pending.delete(message.client_id);
+    if (shownPending) shownPending.replaceWith(element);
+    else append(element);
+  }
+
+  function messageElement(message) {
+    const item = document.createElement("li");
+    item.dataset.messageId = message.id;
+    if (message.client_id) item.dataset.clientId = message.client_id;
+    if (message.kind === "event" || message.sender === "system") {
+      item.className = "chat__message chat__message--system";
+      item.textContent = message.text;
+      return item;
+    }
+    item.className = `chat__message chat__message--${message.sender}`;
+    const author = document.createElement("span");
+    author.className = "chat__author";
+    author.textContent = authorName(message);
+    const text = document.createElement("span");
+    text.textContent = message.text;
+    item.append(author, text);
+    if (message.citations && message.citations.length) item.append(sourcesList(message.citations));
+    return item;
+  }
+
+  function authorName(message) {
+    if (message.sender === "customer") return "You";
+    if (message.sender === "ai") return "Assistant";
+    return message.author_name || "Agent";
+  }
+
+  function sourcesList(citations) {
+    const sources = document.createElement("ul");
+    sources.className = "chat__sources";
+    sources.setAttribute("aria-label", "Sources");
+    for (const citation of citations) {
+      const entry = document.createElement("li");
+      // Only web links become links: a citation must never carry a javascript: URL.
+      if (/^https?:\/\//i.test(citation.url || "")) {
+        const link = document.createElement("a");
+        link.href = citation.url;
+        link.target = "_blank";
+        link.rel = "noopener noreferrer";
+        link.textContent = citation.title || citation.url;
+        entry.append(link);
+      } else {
+        entry.textContent = citation.title;
+      }
+      sources.append(entry);
+    }
+    return sources;
+  }
+
+  function showSystemLine(text) {
+    const item = document.createElement("li");
+    item.className = "chat__message chat__message--system";
+    item.textContent = text;
+    append(item);
+  }
+
+  function append(element) {
+    const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+    list.append(element);
+    if (atBottom) log.scrollTop = log.scrollHeight;
+  }
+
+  function setTyping(on) {
+    typing.textContent = on ? "The assistant is typing…" : "";
+  }
+
+  function showError(text) {
+    errorLine.textContent = text;
+    errorLine.hidden = false;
+    clearTimeout(showError.timer);
+    showError.timer = setTimeout(() => (errorLine.hidden = true), 6000);
+  }
+
+  // randomUUID exists only on https and localhost; a plain-http install still needs ids.
+  function newClientId() {
+    if (crypto.randomUUID) return crypto.randomUUID();
+    const bytes = crypto.getRandomValues(new Uint8Array(16));
+    return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
+  }
+
+  function submit() {
+    const text = input.value.trim();
+    if (!text) return;
+    const clientId = newClientId();
+    const element = messageElement({ id: null, client_id: clientId, sender: "customer", text });
+    element.classList.add("chat__message--pending");
+    pending.set(clientId, { text, element });
+    append(element);
+    input.value = "";
+    send({ type: "message", client_id: clientId, text });
+  }
+
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    submit();
+  });
+  input.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      submit();
+    }
+  });
+
+  connect();
+})();
