@@ -130,6 +130,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "conversations.tasks.conversations_sla_enforce_task",
         "schedule": 60.0,
     },
+    "action-requests-expire": {
+        "task": "conversations.tasks.action_requests_expire_task",
+        "schedule": 300.0,
+    },
 }
 
 # Customer chat: how many frames a chat socket may send, per conversation and per client IP, as

@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView
 from config.health import healthz
 from console.apis import WorkspaceDetailApi
 from conversations.chat_views import chat_page
+from conversations.urls import action_request_api_urlpatterns as action_requests_api
 from conversations.urls import api_urlpatterns as conversations_api
 from knowledge.urls import api_urlpatterns as knowledge_api
 from routing.urls import api_urlpatterns as routing_api
@@ -12,6 +13,7 @@ from routing.urls import api_urlpatterns as routing_api
 api_v1: list[URLPattern | URLResolver] = [
     path("workspace/", WorkspaceDetailApi.as_view(), name="workspace"),
     path("conversations/", include((conversations_api, "conversations"))),
+    path("action-requests/", include((action_requests_api, "action_requests"))),
     path("knowledge/", include((knowledge_api, "knowledge"))),
     path("routing/", include((routing_api, "routing"))),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),

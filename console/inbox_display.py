@@ -8,6 +8,7 @@ Events and briefs are read defensively: a key that is missing shows as blank, no
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,6 +18,8 @@ from django.utils.dateparse import parse_datetime
 
 from console.flow_display import REASON_LABELS, language_name, safe_link
 from conversations.models import (
+    ActionRequest,
+    ActionRequestEvent,
     Conversation,
     ConversationStatus,
     Customer,
@@ -260,3 +263,65 @@ def customer_details(customer: Customer) -> list[tuple[str, str]]:
     ]
     attributes = customer.attributes if isinstance(customer.attributes, Mapping) else {}
     return lines + [(str(name), str(value)) for name, value in attributes.items()]
+
+
+# --- AI action requests ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ActionRequestStep:
+    status_label: str
+    who: str
+    note: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ActionRequestView:
+    """One action request on the conversation page, as the viewing member may act on it."""
+
+    id: int
+    action_name: str
+    risk: str
+    status: str
+    status_label: str
+    parameters: list[tuple[str, str]]
+    parameters_json: str
+    missing_parameters: list[str]
+    is_open: bool
+    can_decide: bool  # the viewer may approve or reject it (routing.selectors.may_approve)
+    approvers: str  # who may, for "Waiting for approval by ..."
+    steps: list[ActionRequestStep]
+
+
+def action_request_view(
+    request: ActionRequest, *, can_decide: bool, approvers: str
+) -> ActionRequestView:
+    return ActionRequestView(
+        id=request.pk,
+        action_name=request.action.name,
+        risk=request.action.risk,
+        status=request.status,
+        status_label=request.get_status_display(),
+        parameters=[(name, str(value)) for name, value in request.parameters.items()],
+        parameters_json=json.dumps(request.parameters, indent=1),
+        missing_parameters=list(request.missing_parameters),
+        is_open=request.is_open,
+        can_decide=can_decide,
+        approvers=approvers,
+        steps=[_action_request_step(event) for event in request.events.all()],
+    )
+
+
+def _action_request_step(event: ActionRequestEvent) -> ActionRequestStep:
+    if event.actor is not None:
+        who = event.actor.name or event.actor.email
+        who = f"{who} ({event.actor_role})" if event.actor_role else who
+    else:
+        who = event.get_actor_kind_display()
+    return ActionRequestStep(
+        status_label=event.get_status_display(),
+        who=who,
+        note=event.note,
+        created_at=event.created_at,
+    )

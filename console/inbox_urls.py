@@ -11,6 +11,16 @@ urlpatterns = [
     path("<int:conversation_id>/reply/", views.conversation_reply, name="inbox_reply"),
     path("<int:conversation_id>/resolve/", views.conversation_resolve, name="inbox_resolve"),
     path(
+        "<int:conversation_id>/action-requests/<int:request_id>/approve/",
+        views.action_request_approve,
+        name="inbox_action_request_approve",
+    ),
+    path(
+        "<int:conversation_id>/action-requests/<int:request_id>/reject/",
+        views.action_request_reject,
+        name="inbox_action_request_reject",
+    ),
+    path(
         "<int:conversation_id>/traces/<int:trace_id>/",
         views.conversation_trace,
         name="inbox_trace",

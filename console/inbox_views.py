@@ -10,6 +10,8 @@ updates come over the console's live socket (`WorkspaceLiveHtmlConsumer`), which
 
 from __future__ import annotations
 
+import json
+
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -19,6 +21,8 @@ from django.views.decorators.http import require_GET, require_POST
 from console.access import ADMINS_AND_AGENTS, workspace_member_required
 from console.flow_display import OUTCOME_LABELS, REASON_LABELS, trace_view
 from console.inbox_display import (
+    ActionRequestView,
+    action_request_view,
     brief_view,
     customer_details,
     inbox_row_of_conversation,
@@ -27,15 +31,17 @@ from console.inbox_display import (
 from console.inbox_forms import CANNED_REPLIES, MINE, UNASSIGNED, InboxFilterForm, ReplyForm
 from console.knowledge_forms import add_service_errors
 from console.models import Membership, Role, User
-from conversations import services
-from conversations.models import Conversation, ConversationStatus
+from conversations import action_requests, services
+from conversations.models import ActionRequest, Conversation, ConversationStatus
 from conversations.selectors import (
+    action_request_of_workspace,
+    action_requests_of_conversation,
     conversation_of_workspace,
     handoff_latest,
     inbox_conversations,
     messages_after,
 )
-from routing.selectors import decision_trace_of_workspace, queues_of_workspace
+from routing.selectors import decision_trace_of_workspace, may_approve, queues_of_workspace
 
 SECTION = "inbox"
 
@@ -141,7 +147,25 @@ def _conversation_context(
         form=form,
         canned_replies=CANNED_REPLIES,
         action_errors=action_errors or [],
+        action_requests=_action_request_views(membership, conversation),
     )
+
+
+def _action_request_views(
+    membership: Membership, conversation: Conversation
+) -> list[ActionRequestView]:
+    workspace = membership.workspace
+    views: list[ActionRequestView] = []
+    for request in action_requests_of_conversation(conversation=conversation):
+        risk = request.action.risk
+        views.append(
+            action_request_view(
+                request,
+                can_decide=may_approve(membership=membership, risk=risk, workspace=workspace),
+                approvers=action_requests.approvers_label(workspace=workspace, risk=risk),
+            )
+        )
+    return views
 
 
 def _back_to_conversation(membership: Membership, conversation: Conversation) -> HttpResponse:
@@ -245,3 +269,91 @@ def conversation_trace(
     response = render(request, template, context)
     patch_vary_headers(response, ("HX-Request",))
     return response
+
+
+# --- AI action requests ----------------------------------------------------------------------
+
+
+def _action_request_or_404(
+    membership: Membership, conversation: Conversation, request_id: int
+) -> ActionRequest:
+    request = action_request_of_workspace(workspace=membership.workspace, request_id=request_id)
+    if request is None or request.conversation_id != conversation.pk:
+        raise Http404("No such action request.")
+    return request
+
+
+def _action_requests_region(
+    request: HttpRequest,
+    membership: Membership,
+    conversation: Conversation,
+    error: str = "",
+) -> HttpResponse:
+    """The action requests panel (htmx), or the whole page without JavaScript. Whether the
+    member may decide is the service's to say, not the role's: viewers may approve read
+    actions where the workspace allows it."""
+    if not _wants_region(request):
+        if error:
+            return _refused(request, membership, conversation, error=ValueError(error))
+        return _back_to_conversation(membership, conversation)
+    context = _context(
+        membership,
+        conversation=conversation,
+        action_requests=_action_request_views(membership, conversation),
+        action_request_error=error,
+    )
+    response = render(request, "inbox/_action_requests.html", context, status=400 if error else 200)
+    patch_vary_headers(response, ("HX-Request",))
+    return response
+
+
+def _parameters_posted(request: HttpRequest) -> dict[str, object] | None:
+    text = request.POST.get("parameters", "").strip()
+    if not text:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        raise ValidationError('Write the parameters as JSON, e.g. {"amount": 20}.') from None
+    if not isinstance(value, dict):
+        raise ValidationError('Write the parameters as a JSON object, e.g. {"amount": 20}.')
+    return value
+
+
+@require_POST
+@workspace_member_required()
+def action_request_approve(
+    request: HttpRequest, membership: Membership, conversation_id: int, request_id: int
+) -> HttpResponse:
+    conversation = _conversation_or_404(membership, conversation_id)
+    action_request = _action_request_or_404(membership, conversation, request_id)
+    try:
+        action_requests.action_request_approve(
+            request=action_request, by=_user(request), parameters=_parameters_posted(request)
+        )
+    except ValidationError as error:
+        problems = error.message_dict if hasattr(error, "error_dict") else {"": error.messages}
+        text = "; ".join(
+            f"{name}: {' '.join(messages)}" if name and name != "__all__" else " ".join(messages)
+            for name, messages in problems.items()
+        )
+        return _action_requests_region(request, membership, conversation, text)
+    except (PermissionDenied, action_requests.ActionRequestStateError) as error:
+        return _action_requests_region(request, membership, conversation, str(error))
+    return _action_requests_region(request, membership, conversation)
+
+
+@require_POST
+@workspace_member_required()
+def action_request_reject(
+    request: HttpRequest, membership: Membership, conversation_id: int, request_id: int
+) -> HttpResponse:
+    conversation = _conversation_or_404(membership, conversation_id)
+    action_request = _action_request_or_404(membership, conversation, request_id)
+    try:
+        action_requests.action_request_reject(
+            request=action_request, by=_user(request), note=request.POST.get("note", "")
+        )
+    except (PermissionDenied, action_requests.ActionRequestStateError) as error:
+        return _action_requests_region(request, membership, conversation, str(error))
+    return _action_requests_region(request, membership, conversation)

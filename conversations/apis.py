@@ -23,23 +23,32 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from console.access import ADMINS_AND_AGENTS
-from console.api_access import api_validation_error, api_workspace, api_workspace_for_roles
+from console.api_access import (
+    api_membership,
+    api_validation_error,
+    api_workspace,
+    api_workspace_for_roles,
+)
 from console.authentication import ApiKeyClient
 from console.models import User, Workspace
-from conversations import services
-from conversations.models import Conversation, ConversationStatus, Priority
+from conversations import action_requests, services
+from conversations.models import ActionRequest, Conversation, ConversationStatus, Priority
 from conversations.selectors import (
+    action_request_of_workspace,
+    action_requests_of_conversation,
     conversation_list,
     conversation_of_workspace,
     handoff_latest,
     messages_after,
 )
 from conversations.serializers import (
+    ActionRequestSerializer,
     ConversationSerializer,
     HandoffSerializer,
     MessageSerializer,
 )
 from routing.apis import StrictCharField
+from routing.selectors import actions_of_workspace
 
 LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX = 50, 200
 MESSAGES_LIMIT_DEFAULT, MESSAGES_LIMIT_MAX = 200, 500
@@ -383,3 +392,153 @@ class ConversationHandoffApi(APIView):
         if handoff is None:
             raise Http404("The AI has not handed this conversation off.")
         return Response(HandoffSerializer(handoff).data)
+
+
+# --- AI action requests ----------------------------------------------------------------------
+
+
+def _action_request_or_404(workspace: Workspace, request_id: int) -> ActionRequest:
+    request = action_request_of_workspace(workspace=workspace, request_id=request_id)
+    if request is None:
+        raise Http404("No such action request.")
+    return request
+
+
+def _approver(request: Request, *, doing: str) -> tuple[Workspace, User]:
+    """The signed-in member deciding on a request. Whether their role may decide on this risk
+    is the service's to say (a workspace may let viewers approve read actions)."""
+    if isinstance(request.user, ApiKeyClient):
+        raise PermissionDenied(
+            f"An API key cannot {doing} action requests: a person must decide, so sign in as "
+            "a member allowed to approve this kind of action."
+        )
+    membership = api_membership(request)
+    return membership.workspace, membership.user
+
+
+def _action_request_output(request: ActionRequest) -> dict[str, Any]:
+    """Read back through the selector, so the output carries every step of the audit trail."""
+    fresh = _action_request_or_404(request.workspace, request.pk)
+    return dict(ActionRequestSerializer(fresh).data)
+
+
+class ConversationActionRequestsApi(APIView):
+    @extend_schema_serializer(component_name="ActionRequestInput")
+    class InputSerializer(serializers.Serializer[Any]):
+        action = StrictCharField(help_text="The action's key, e.g. issue_refund.")
+        parameters = serializers.DictField(
+            required=False, default=dict, help_text="As the action's parameter schema says."
+        )
+
+    @extend_schema(
+        responses=ActionRequestSerializer(many=True),
+        operation_id="conversations_action_requests_list",
+        description="The conversation's action requests, newest first, each with its audit trail.",
+    )
+    def get(self, request: Request, conversation_id: int) -> Response:
+        conversation = _conversation_or_404(api_workspace(request), conversation_id)
+        requests = action_requests_of_conversation(conversation=conversation)
+        return Response(ActionRequestSerializer(requests, many=True).data)
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={201: ActionRequestSerializer},
+        operation_id="conversations_action_requests_create",
+        description="Ask for an action for the conversation's customer, as the signed-in agent "
+        "or your backend. The action's policy decides: it runs at once (autonomous, never a "
+        "destructive action) or waits for an approver. 400 when the action is disabled, its "
+        "policy is never, or a parameter is missing or wrong.",
+    )
+    def post(self, request: Request, conversation_id: int) -> Response:
+        workspace = api_workspace_for_roles(
+            request, roles=ADMINS_AND_AGENTS, doing="ask for actions"
+        )
+        conversation = _conversation_or_404(workspace, conversation_id)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        action = actions_of_workspace(workspace=workspace).filter(key=data.validated_data["action"])
+        found = action.first()
+        if found is None:
+            raise ApiValidationError({"action": ["No action with this key in this workspace."]})
+        try:
+            created = action_requests.action_request_create(
+                conversation=conversation,
+                action=found,
+                parameters=data.validated_data["parameters"],
+                requested_by_ai=False,
+                requested_by=request.user if isinstance(request.user, User) else None,
+            )
+        except ValidationError as error:
+            raise api_validation_error(error) from None
+        return Response(_action_request_output(created), status=status.HTTP_201_CREATED)
+
+
+class ActionRequestDetailApi(APIView):
+    @extend_schema(responses=ActionRequestSerializer, operation_id="action_requests_retrieve")
+    def get(self, request: Request, request_id: int) -> Response:
+        found = _action_request_or_404(api_workspace(request), request_id)
+        return Response(ActionRequestSerializer(found).data)
+
+
+class ActionRequestApproveApi(APIView):
+    @extend_schema_serializer(component_name="ActionRequestApproveInput")
+    class InputSerializer(serializers.Serializer[Any]):
+        parameters = serializers.DictField(
+            required=False,
+            help_text="Parameters to fill in or correct (merged over the request's); all the "
+            "required ones must be known to approve.",
+        )
+
+    @extend_schema(
+        request=InputSerializer,
+        responses=ActionRequestSerializer,
+        operation_id="action_requests_approve",
+        description="Approve the request as the signed-in member; it runs right after. 403 for "
+        "an API key (a person approves) and for members whose role the workspace's approval "
+        "policy does not allow for this risk; 409 when the request was decided or expired.",
+    )
+    def post(self, request: Request, request_id: int) -> Response:
+        workspace, user = _approver(request, doing="approve")
+        found = _action_request_or_404(workspace, request_id)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            approved = action_requests.action_request_approve(
+                request=found, by=user, parameters=data.validated_data.get("parameters")
+            )
+        except ValidationError as error:
+            raise api_validation_error(error) from None
+        except action_requests.ActionRequestStateError as error:
+            raise Conflict(str(error)) from None
+        return Response(_action_request_output(approved))
+
+
+class ActionRequestRejectApi(APIView):
+    @extend_schema_serializer(component_name="ActionRequestRejectInput")
+    class InputSerializer(serializers.Serializer[Any]):
+        note = serializers.CharField(
+            required=False,
+            allow_blank=True,
+            max_length=500,
+            help_text="Why, for the audit trail; the customer is not shown it.",
+        )
+
+    @extend_schema(
+        request=InputSerializer,
+        responses=ActionRequestSerializer,
+        operation_id="action_requests_reject",
+        description="Turn the request down as the signed-in member; the customer is told. The "
+        "same people may reject as may approve.",
+    )
+    def post(self, request: Request, request_id: int) -> Response:
+        workspace, user = _approver(request, doing="reject")
+        found = _action_request_or_404(workspace, request_id)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            rejected = action_requests.action_request_reject(
+                request=found, by=user, note=data.validated_data.get("note", "")
+            )
+        except action_requests.ActionRequestStateError as error:
+            raise Conflict(str(error)) from None
+        return Response(_action_request_output(rejected))

@@ -193,3 +193,107 @@ class Handoff(models.Model):
 
     def __str__(self) -> str:
         return f"Handoff {self.pk} of conversation {self.conversation_id}: {self.reason}"
+
+
+# --- AI actions requested in a conversation --------------------------------------------------
+
+
+class ActionRequestStatus(models.TextChoices):
+    """Where one request to run an action stands.
+
+    Every request starts `requested` (the audit log's first event: who asked) and is sorted at
+    once by the action's policy: `suggested` (policy "suggest": an idea for the agent, not told to
+    the customer), `pending` (waits for an approver) or `approved` (policy "autonomous", never for
+    a destructive action). Then `rejected`, `expired` (nobody decided in time), and after the
+    webhook `executed` or `failed`. A request never rests in `requested`.
+    """
+
+    REQUESTED = "requested", "Requested"
+    SUGGESTED = "suggested", "Suggested to an agent"
+    PENDING = "pending", "Waiting for approval"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+    EXPIRED = "expired", "Expired"
+    EXECUTED = "executed", "Done"
+    FAILED = "failed", "Failed"
+
+
+# A request a person can still decide on (approve or reject), and which may expire.
+OPEN_ACTION_REQUEST_STATUSES = (ActionRequestStatus.SUGGESTED, ActionRequestStatus.PENDING)
+
+
+class ActorKind(models.TextChoices):
+    AI = "ai", "AI"
+    AGENT = "agent", "Agent"  # any signed-in member: agent or admin
+    API = "api", "API key"
+    SYSTEM = "system", "System"  # the policy, the expiry timer, the webhook's outcome
+
+
+class ActionRequest(models.Model):
+    """A request to run an AI action for a conversation's customer; conversations.action_requests
+    moves it through its statuses, and only there."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    conversation = models.ForeignKey(
+        Conversation,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="action_requests",
+    )
+    # PROTECT: deleting an action must not erase the audit trail of what was done with it.
+    action = models.ForeignKey("routing.Action", on_delete=models.PROTECT, related_name="requests")
+    parameters = models.JSONField(default=dict, blank=True)
+    # Required parameters nobody gave yet (the AI could not tell the amount): an approver fills
+    # them in; until then the request cannot run, whatever the policy.
+    missing_parameters = models.JSONField(default=list, blank=True)
+    requested_by_ai = models.BooleanField(default=False)
+    requested_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    status = models.CharField(max_length=12, choices=ActionRequestStatus.choices)
+    # Sent with every try of the webhook, so the backend runs the action at most once.
+    idempotency_key = models.UUIDField(unique=True)
+    result = models.JSONField(default=dict, blank=True)
+    error = models.CharField(max_length=200, blank=True)
+    expires_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("-id",)
+        indexes: ClassVar[list[models.Index]] = [
+            models.Index(fields=("workspace", "status", "expires_at"), name="action_request_open"),
+        ]
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=ActionRequestStatus.values),
+                name="action_request_status_known",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Action request {self.pk} ({self.status})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_ACTION_REQUEST_STATUSES
+
+
+class ActionRequestEvent(models.Model):
+    """The audit log: one row per step of a request, with who took it. Never changed."""
+
+    request = models.ForeignKey(ActionRequest, on_delete=models.CASCADE, related_name="events")
+    status = models.CharField(max_length=12, choices=ActionRequestStatus.choices)
+    actor = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True)
+    actor_kind = models.CharField(max_length=10, choices=ActorKind.choices)
+    # The approver's role when they acted ("admin", "agent:2"): roles change, the log must not.
+    actor_role = models.CharField(max_length=20, blank=True)
+    note = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("id",)
+
+    def __str__(self) -> str:
+        return f"{self.request} -> {self.status} by {self.actor_kind}"

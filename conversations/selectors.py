@@ -5,13 +5,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Case, IntegerField, OuterRef, QuerySet, Subquery, Value, When
+from django.db.models import (
+    Case,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
 from django.db.models.fields.json import KT
 from django.db.models.functions import Coalesce
 
 from console.models import User, Workspace
 from conversations.models import (
     HUMAN_OWNED_STATUSES,
+    ActionRequest,
+    ActionRequestEvent,
     Conversation,
     Customer,
     Handoff,
@@ -197,3 +208,31 @@ def inbox_conversations(
         wants=Subquery(latest_handoff.values(brief_wants=KT("brief__wants"))[:1]),
         last_customer_text=Subquery(latest_customer_message.values("text")[:1]),
     )
+
+
+# --- AI action requests ----------------------------------------------------------------------
+
+
+def action_requests_of_workspace(*, workspace: Workspace) -> QuerySet[ActionRequest]:
+    """Newest first, each with its action, requester and audit trail (oldest step first)."""
+    return (
+        ActionRequest.objects.filter(workspace=workspace)
+        .select_related("action", "requested_by", "conversation", "workspace")
+        .prefetch_related(
+            Prefetch(
+                "events",
+                queryset=ActionRequestEvent.objects.select_related("actor").order_by("id"),
+            )
+        )
+        .order_by("-id")
+    )
+
+
+def action_requests_of_conversation(*, conversation: Conversation) -> QuerySet[ActionRequest]:
+    return action_requests_of_workspace(workspace=conversation.workspace).filter(
+        conversation=conversation
+    )
+
+
+def action_request_of_workspace(*, workspace: Workspace, request_id: int) -> ActionRequest | None:
+    return action_requests_of_workspace(workspace=workspace).filter(pk=request_id).first()

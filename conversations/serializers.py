@@ -12,7 +12,14 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
-from conversations.models import Conversation, Customer, Handoff, Message
+from conversations.models import (
+    ActionRequest,
+    ActionRequestEvent,
+    Conversation,
+    Customer,
+    Handoff,
+    Message,
+)
 
 
 @extend_schema_serializer(component_name="MessageCitation")
@@ -139,6 +146,67 @@ class ConversationSerializer(serializers.ModelSerializer[Conversation]):
             "created_at",
             "updated_at",
         )
+
+
+class ActionRequestEventSerializer(serializers.ModelSerializer[ActionRequestEvent]):
+    actor = PersonSerializer(
+        allow_null=True, help_text="The person, for the steps of agents and admins."
+    )
+    # A plain string: were it a second use of the request's status enum, drf-spectacular would
+    # name that enum with a hash (other components have "status" enums too).
+    status = serializers.CharField(help_text="The status the request moved to, as in its status.")
+
+    class Meta:
+        model = ActionRequestEvent
+        fields = ("status", "actor_kind", "actor", "actor_role", "note", "created_at")
+
+
+class ActionRefSerializer(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    key = serializers.CharField()
+    name = serializers.CharField()
+    risk = serializers.CharField()
+    policy = serializers.CharField()
+
+
+class ActionRequestSerializer(serializers.ModelSerializer[ActionRequest]):
+    """A request to run an action, with its audit trail (oldest step first)."""
+
+    action = ActionRefSerializer()
+    requested_by = PersonSerializer(allow_null=True)
+    parameters = serializers.DictField()
+    missing_parameters = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Required parameters still to fill in: the approver gives them when approving.",
+    )
+    result = serializers.DictField(
+        help_text="What the backend answered: ok, status, error, reply, attempts."
+    )
+    events = ActionRequestEventSerializer(many=True)
+
+    class Meta:
+        model = ActionRequest
+        fields = (
+            "id",
+            "conversation",
+            "action",
+            "status",
+            "parameters",
+            "missing_parameters",
+            "requested_by_ai",
+            "requested_by",
+            "idempotency_key",
+            "result",
+            "error",
+            "expires_at",
+            "created_at",
+            "updated_at",
+            "events",
+        )
+
+
+def action_request_json(request: ActionRequest) -> dict[str, Any]:
+    return dict(ActionRequestSerializer(request).data)
 
 
 def customer_message_json(message: Message) -> dict[str, Any]:

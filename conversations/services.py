@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from console.access import ADMINS_AND_AGENTS
 from console.models import Membership, Role, User, Workspace
+from conversations.action_requests import action_request_propose
 from conversations.models import (
     Conversation,
     ConversationStatus,
@@ -347,6 +348,9 @@ def _decision_store(
         )
     conversation.save(update_fields=REPLY_FIELDS)
     _reply_broadcast(reply, handoff)
+    if decision.outcome in ("answer", "handoff"):
+        # The offline flow's action proposal; the request service applies the action's policy.
+        action_request_propose(conversation=conversation, message=message)
     return ReplyResult(message=reply, handoff=handoff)
 
 

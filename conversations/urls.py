@@ -30,4 +30,24 @@ api_urlpatterns: list[URLPattern | URLResolver] = [
         apis.ConversationHandoffApi.as_view(),
         name="conversation_handoff",
     ),
+    path(
+        "<int:conversation_id>/action-requests/",
+        apis.ConversationActionRequestsApi.as_view(),
+        name="conversation_action_requests",
+    ),
+]
+
+# Mounted at /api/v1/action-requests/ by config/urls.py.
+action_request_api_urlpatterns: list[URLPattern | URLResolver] = [
+    path("<int:request_id>/", apis.ActionRequestDetailApi.as_view(), name="action_request"),
+    path(
+        "<int:request_id>/approve/",
+        apis.ActionRequestApproveApi.as_view(),
+        name="action_request_approve",
+    ),
+    path(
+        "<int:request_id>/reject/",
+        apis.ActionRequestRejectApi.as_view(),
+        name="action_request_reject",
+    ),
 ]

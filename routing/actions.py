@@ -116,6 +116,13 @@ def action_update(*, action: Action, changes: Mapping[str, Any]) -> Action:
 
 
 def action_delete(*, action: Action) -> None:
+    # Requests keep their action (the audit trail says what was run): such an action is disabled
+    # rather than deleted.
+    if action.requests.exists():
+        raise ValidationError(
+            "This action was requested in conversations and its audit trail keeps it: disable it "
+            "instead of deleting it."
+        )
     action.delete()
 
 

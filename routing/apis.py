@@ -537,7 +537,11 @@ class ActionDetailApi(APIView):
 
     @extend_schema(responses={204: None}, operation_id="actions_destroy")
     def delete(self, request: Request, action_id: int) -> Response:
-        actions.action_delete(action=_action_or_404(api_workspace_for_change(request), action_id))
+        action = _action_or_404(api_workspace_for_change(request), action_id)
+        try:
+            actions.action_delete(action=action)
+        except ValidationError as error:
+            raise _api_error(error) from None
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

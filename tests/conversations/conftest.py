@@ -14,6 +14,7 @@ from console.models import User, Workspace
 from console.services import api_key_create
 from routing.models import FlowVersion
 from routing.services import flow_publish, flow_settings_update
+from tests.routing.conftest import fake_backend  # noqa: F401  (the company's webhook receiver)
 
 ROUTINE_QUESTION = "How long is the password reset link valid?"
 

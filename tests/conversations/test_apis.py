@@ -497,6 +497,8 @@ def test_the_schema_documents_every_conversation_endpoint(db):
         "conversations_resolve",
         "conversations_reply",
         "conversations_handoff",
+        "conversations_action_requests_list",
+        "conversations_action_requests_create",
     }
     posted = schema["paths"][f"{URL}{{conversation_id}}/messages/"]["post"]
     assert set(posted["responses"]) == {"200", "201"}
