@@ -10,6 +10,8 @@ urlpatterns = [
     path("<int:conversation_id>/claim/", views.conversation_claim, name="inbox_claim"),
     path("<int:conversation_id>/reply/", views.conversation_reply, name="inbox_reply"),
     path("<int:conversation_id>/resolve/", views.conversation_resolve, name="inbox_resolve"),
+    path("<int:conversation_id>/hand-back/", views.conversation_hand_back, name="inbox_hand_back"),
+    path("<int:conversation_id>/transfer/", views.conversation_transfer, name="inbox_transfer"),
     path(
         "<int:conversation_id>/action-requests/<int:request_id>/approve/",
         views.action_request_approve,

@@ -1,6 +1,6 @@
 """The agents' inbox: the live list of conversations that need a human, and one conversation
 with the AI's handoff brief, its transcript, and what an agent does (claim, reply, note,
-resolve).
+resolve, hand back to the AI, transfer).
 
 Thin views: they check access, validate input and call `conversations.services` (writes) and
 `conversations.selectors` (reads). Every member sees the pages; admins and agents act. Live
@@ -41,6 +41,7 @@ from conversations.selectors import (
     inbox_conversations,
     messages_after,
 )
+from routing.models import Queue
 from routing.selectors import decision_trace_of_workspace, may_approve, queues_of_workspace
 
 SECTION = "inbox"
@@ -78,6 +79,44 @@ def _conversation_or_404(membership: Membership, conversation_id: int) -> Conver
     if conversation is None:
         raise Http404("No such conversation.")
     return conversation
+
+
+@require_POST
+@workspace_member_required(roles=ADMINS_AND_AGENTS)
+def conversation_hand_back(
+    request: HttpRequest, membership: Membership, conversation_id: int
+) -> HttpResponse:
+    conversation = _conversation_or_404(membership, conversation_id)
+    try:
+        services.conversation_hand_back(conversation=conversation, agent=_user(request))
+    except (services.ConversationStateError, PermissionDenied) as error:
+        return _refused(request, membership, conversation, error=error)
+    return _back_to_conversation(membership, conversation)
+
+
+@require_POST
+@workspace_member_required(roles=ADMINS_AND_AGENTS)
+def conversation_transfer(
+    request: HttpRequest, membership: Membership, conversation_id: int
+) -> HttpResponse:
+    conversation = _conversation_or_404(membership, conversation_id)
+    queue = _posted_queue(request, membership)
+    if queue is None:
+        return _refused(
+            request, membership, conversation, error=ValueError("Choose a queue to transfer to.")
+        )
+    try:
+        services.conversation_transfer(conversation=conversation, agent=_user(request), queue=queue)
+    except (services.ConversationStateError, PermissionDenied) as error:
+        return _refused(request, membership, conversation, error=error)
+    return _back_to_conversation(membership, conversation)
+
+
+def _posted_queue(request: HttpRequest, membership: Membership) -> Queue | None:
+    queue_id = request.POST.get("queue", "")
+    if not queue_id.isdigit():
+        return None
+    return queues_of_workspace(workspace=membership.workspace).filter(pk=int(queue_id)).first()
 
 
 @require_GET
@@ -144,6 +183,12 @@ def _conversation_context(
         and conversation.status != ConversationStatus.RESOLVED,
         is_mine=conversation.assignee_id == user.pk,
         is_resolved=conversation.status == ConversationStatus.RESOLVED,
+        can_hand_back=conversation.is_human_owned,
+        transfer_queues=[
+            queue
+            for queue in queues_of_workspace(workspace=membership.workspace)
+            if queue.pk != conversation.queue_id
+        ],
         form=form,
         canned_replies=CANNED_REPLIES,
         action_errors=action_errors or [],

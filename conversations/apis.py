@@ -1,6 +1,6 @@
 """REST API of conversations: start one, post the customer's messages (optionally waiting for
-the AI's reply), list and replay, and the agent's claim, reply, note and resolve. Thin: the
-rules are in conversations.services.
+the AI's reply), list and replay, and the agent's claim, reply, note, resolve, hand back to the
+AI and transfer. Thin: the rules are in conversations.services.
 
 Who may do what: any member or API key reads; admins, agents and API keys start conversations,
 post customer messages and resolve; claiming and replying need a person (an agent or admin
@@ -48,7 +48,7 @@ from conversations.serializers import (
     MessageSerializer,
 )
 from routing.apis import StrictCharField
-from routing.selectors import actions_of_workspace
+from routing.selectors import actions_of_workspace, queues_of_workspace
 
 LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX = 50, 200
 MESSAGES_LIMIT_DEFAULT, MESSAGES_LIMIT_MAX = 200, 500
@@ -345,6 +345,53 @@ class ConversationResolveApi(APIView):
         conversation = _conversation_or_404(workspace, conversation_id)
         by = request.user if isinstance(request.user, User) else None
         conversation = services.conversation_resolve(conversation=conversation, by=by)
+        return Response(ConversationSerializer(conversation).data)
+
+
+class ConversationHandBackApi(APIView):
+    @extend_schema(
+        request=None,
+        responses=ConversationSerializer,
+        operation_id="conversations_hand_back",
+        description="Give the conversation back to the AI: it answers the customer's next "
+        "message again. 409 when no human has it (the AI has it, or it is resolved).",
+    )
+    def post(self, request: Request, conversation_id: int) -> Response:
+        workspace, agent = _person(request, doing="hand conversations back to the AI")
+        conversation = _conversation_or_404(workspace, conversation_id)
+        try:
+            conversation = services.conversation_hand_back(conversation=conversation, agent=agent)
+        except services.ConversationStateError as error:
+            raise Conflict(str(error)) from None
+        return Response(ConversationSerializer(conversation).data)
+
+
+class ConversationTransferApi(APIView):
+    @extend_schema_serializer(component_name="TransferInput")
+    class InputSerializer(serializers.Serializer[Any]):
+        queue = serializers.IntegerField(help_text="The id of a queue of this workspace.")
+
+    @extend_schema(
+        request=InputSerializer,
+        responses=ConversationSerializer,
+        operation_id="conversations_transfer",
+        description="Put the conversation on another queue, unassigned, waiting for an agent. "
+        "409 when it is resolved.",
+    )
+    def post(self, request: Request, conversation_id: int) -> Response:
+        workspace, agent = _person(request, doing="transfer conversations")
+        conversation = _conversation_or_404(workspace, conversation_id)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        queue = queues_of_workspace(workspace=workspace).filter(pk=data.validated_data["queue"])
+        if not queue.exists():
+            raise ApiValidationError({"queue": ["Choose a queue of this workspace."]})
+        try:
+            conversation = services.conversation_transfer(
+                conversation=conversation, agent=agent, queue=queue.get()
+            )
+        except services.ConversationStateError as error:
+            raise Conflict(str(error)) from None
         return Response(ConversationSerializer(conversation).data)
 
 

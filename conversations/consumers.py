@@ -23,7 +23,9 @@ from conversations.selectors import messages_after, workspace_of_slug
 from conversations.serializers import customer_message_json
 from conversations.services import (
     MESSAGE_MAX_LENGTH,
+    ConversationStateError,
     chat_conversation_open,
+    conversation_rate,
     customer_message_post,
 )
 from conversations.tokens import conversation_token_make
@@ -125,11 +127,8 @@ class CustomerChatConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json({"type": "resumed", "status": status})
 
     async def _csat(self, content: dict[str, Any]) -> None:
-        rating = content.get("rating")
-        if isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5:
-            raise ChatError("invalid_rating", "Rate the conversation from 1 to 5.")
-        # Conversations have no rating to store yet: say so rather than pretend it was kept.
-        raise ChatError("csat_unavailable", "Ratings are not collected in this workspace yet.")
+        await self._rate(content.get("rating"), content.get("comment", ""))
+        await self.send_json({"type": "csat_thanks"})
 
     # --- helpers -----------------------------------------------------------------------------
 
@@ -176,6 +175,18 @@ class CustomerChatConsumer(AsyncJsonWebsocketConsumer):
             raise _message_error(error, text) from None
         # The service stored the message on the conversation as it was after the change.
         return message, created, not message.conversation.is_human_owned
+
+    @database_sync_to_async
+    def _rate(self, rating: Any, comment: Any) -> None:
+        conversation = Conversation.objects.get(pk=self.conversation_id)
+        try:
+            conversation_rate(conversation=conversation, rating=rating, comment=comment)
+        except ValidationError as error:
+            fields = error.message_dict if hasattr(error, "error_dict") else {}
+            code = "invalid_comment" if "comment" in fields else "invalid_rating"
+            raise ChatError(code, "; ".join(error.messages)) from None
+        except ConversationStateError as error:
+            raise ChatError("not_resolved", str(error)) from None
 
     @database_sync_to_async
     def _missed_messages(self, last_seen_id: int) -> tuple[list[dict[str, Any]], str]:

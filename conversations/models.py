@@ -87,12 +87,21 @@ class Conversation(models.Model):
     handed_off_at = models.DateTimeField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
     last_customer_message_at = models.DateTimeField(null=True, blank=True)
+    # The customer's rating (1-5) of the last resolution; a new rating replaces it.
+    csat_rating = models.PositiveSmallIntegerField(null=True, blank=True)
+    csat_comment = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         indexes: ClassVar[list[models.Index]] = [
             models.Index(fields=("workspace", "status", "priority"), name="conversation_inbox"),
+        ]
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.CheckConstraint(
+                condition=models.Q(csat_rating__isnull=True) | models.Q(csat_rating__range=(1, 5)),
+                name="conversation_csat_rating_1_to_5",
+            ),
         ]
 
     def __str__(self) -> str:

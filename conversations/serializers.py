@@ -143,6 +143,8 @@ class ConversationSerializer(serializers.ModelSerializer[Conversation]):
             "handed_off_at",
             "resolved_at",
             "last_customer_message_at",
+            "csat_rating",
+            "csat_comment",
             "created_at",
             "updated_at",
         )

@@ -42,6 +42,7 @@ from conversations.models import (
     Sender,
 )
 from conversations.realtime import (
+    conversation_event_broadcast,
     handoff_broadcast,
     inbox_broadcast,
     message_broadcast,
@@ -70,6 +71,10 @@ ATTRIBUTES_MAX = 50
 ATTRIBUTE_NAME_MAX_LENGTH = 64
 ATTRIBUTE_TEXT_MAX_LENGTH = 500
 NO_FLOW_REASON = "no_published_flow"
+CSAT_COMMENT_MAX_LENGTH = 1000
+HAND_BACK_TEXT = "You're back with our assistant."
+# The customer is not told the queue's name: queue names are the team's own vocabulary.
+TRANSFER_TEXT = "We're passing you to a colleague who can help further."
 
 # The conversation fields each change writes (`save(update_fields=...)`).
 REOPEN_FIELDS = (
@@ -500,7 +505,80 @@ def conversation_resolve(*, conversation: Conversation, by: User | None) -> Conv
     event = _event_store(locked, "This conversation was resolved.")
     message_broadcast(event, to_inbox=False)
     status_broadcast(locked)
+    conversation_event_broadcast(conversation_id=locked.pk, event={"type": "csat_request"})
     inbox_broadcast(locked, change="resolved")
+    return locked
+
+
+@transaction.atomic
+def conversation_rate(
+    *, conversation: Conversation, rating: Any, comment: Any = ""
+) -> Conversation:
+    """The customer's rating (1-5, with an optional comment) of a resolved conversation.
+
+    One rating per conversation: rating again replaces the rating and the comment (a customer who
+    clicked the wrong star can correct it). A conversation that is not resolved cannot be rated.
+    """
+    rating, comment = _rating_validate(rating, comment)
+    locked = _locked(conversation)
+    if locked.status != ConversationStatus.RESOLVED:
+        raise ConversationStateError("Only a resolved conversation can be rated.")
+    locked.csat_rating = rating
+    locked.csat_comment = comment
+    locked.save(update_fields=["csat_rating", "csat_comment", "updated_at"])
+    return locked
+
+
+def _rating_validate(rating: Any, comment: Any) -> tuple[int, str]:
+    if isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5:
+        raise ValidationError({"rating": "Rate the conversation from 1 to 5."})
+    if comment is None:
+        comment = ""
+    if not isinstance(comment, str) or len(comment.strip()) > CSAT_COMMENT_MAX_LENGTH:
+        raise ValidationError(
+            {"comment": f"A comment is text of at most {CSAT_COMMENT_MAX_LENGTH} characters."}
+        )
+    return rating, comment.strip()
+
+
+@transaction.atomic
+def conversation_hand_back(*, conversation: Conversation, agent: User) -> Conversation:
+    """The agent gives the conversation back to the AI, which answers the customer's next
+    message again (its turns counted from zero, so it is not handed off at once for them)."""
+    _agent_check(conversation.workspace_id, agent)
+    locked = _locked(conversation)
+    if not locked.is_human_owned:
+        raise ConversationStateError("Only a conversation with an agent can go back to the AI.")
+    locked.status = ConversationStatus.AI
+    locked.assignee = None
+    locked.ai_turns = 0
+    locked.save(update_fields=["status", "assignee", "ai_turns", "updated_at"])
+    event = _event_store(locked, HAND_BACK_TEXT)
+    message_broadcast(event, to_inbox=False)
+    status_broadcast(locked)
+    inbox_broadcast(locked, change="handed_back")
+    return locked
+
+
+@transaction.atomic
+def conversation_transfer(*, conversation: Conversation, agent: User, queue: Queue) -> Conversation:
+    """Put the conversation on another queue of its workspace, unassigned, waiting for an agent
+    of that queue."""
+    _agent_check(conversation.workspace_id, agent)
+    if queue.workspace_id != conversation.workspace_id:
+        raise ValidationError({"queue": "Choose a queue of this workspace."})
+    locked = _locked(conversation)
+    if locked.status == ConversationStatus.RESOLVED:
+        raise ConversationStateError("This conversation is resolved.")
+    locked.status = ConversationStatus.WAITING
+    locked.assignee = None
+    locked.queue = queue
+    locked.handed_off_at = locked.handed_off_at or timezone.now()
+    locked.save(update_fields=["status", "assignee", "queue", "handed_off_at", "updated_at"])
+    event = _event_store(locked, TRANSFER_TEXT)
+    message_broadcast(event, to_inbox=False)
+    status_broadcast(locked)
+    inbox_broadcast(locked, change="transferred")
     return locked
 
 

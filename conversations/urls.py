@@ -21,6 +21,16 @@ api_urlpatterns: list[URLPattern | URLResolver] = [
         name="conversation_resolve",
     ),
     path(
+        "<int:conversation_id>/hand-back/",
+        apis.ConversationHandBackApi.as_view(),
+        name="conversation_hand_back",
+    ),
+    path(
+        "<int:conversation_id>/transfer/",
+        apis.ConversationTransferApi.as_view(),
+        name="conversation_transfer",
+    ),
+    path(
         "<int:conversation_id>/reply/",
         apis.ConversationReplyApi.as_view(),
         name="conversation_reply",

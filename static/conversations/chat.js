@@ -95,10 +95,40 @@
       if (frame.status !== "ai") setTyping(false);
       if (frame.status === "waiting") showSystemLine("You are in the queue for a human agent.");
     },
+    csat_request() {
+      showRatingPrompt();
+    },
+    csat_thanks() {
+      const prompt = list.querySelector(".chat__rating");
+      if (prompt) prompt.replaceWith(systemLine("Thank you for your rating!"));
+    },
     error(frame) {
       showError(frame.error);
     },
   };
+
+  // Resolving asks for a 1-5 rating; the prompt is replaced by a thank-you once stored.
+  function showRatingPrompt() {
+    if (list.querySelector(".chat__rating")) return;
+    const item = document.createElement("li");
+    item.className = "chat__message chat__message--system chat__rating";
+    const question = document.createElement("span");
+    question.id = "chat-rating-question";
+    question.textContent = "How did we do? Rate this conversation from 1 to 5.";
+    const buttons = document.createElement("div");
+    buttons.setAttribute("role", "group");
+    buttons.setAttribute("aria-labelledby", question.id);
+    for (let rating = 1; rating <= 5; rating += 1) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.textContent = String(rating);
+      button.setAttribute("aria-label", `Rate ${rating} out of 5`);
+      button.addEventListener("click", () => send({ type: "csat", rating }));
+      buttons.append(button);
+    }
+    item.append(question, buttons);
+    append(item);
+  }
 
   function handle(frame) {
     const handler = handlers[frame.type];
@@ -168,11 +198,15 @@
     return sources;
   }
 
-  function showSystemLine(text) {
+  function systemLine(text) {
     const item = document.createElement("li");
     item.className = "chat__message chat__message--system";
     item.textContent = text;
-    append(item);
+    return item;
+  }
+
+  function showSystemLine(text) {
+    append(systemLine(text));
   }
 
   function append(element) {

@@ -337,6 +337,38 @@ def test_resolve_marks_the_conversation_resolved(admin, handed_off):
     assert ">Resolve</button>" not in page and ">Claim</button>" not in page
 
 
+def test_hand_back_returns_the_conversation_to_the_ai(agent, handed_off):
+    client = client_for(agent)
+    client.post(url(handed_off, "claim/"))
+    before = text_of(client.get(url(handed_off)))
+
+    response = client.post(url(handed_off, "hand-back/"))
+
+    assert ">Hand back to the AI</button>" in before
+    assert response.status_code == 302
+    handed_off.refresh_from_db()
+    assert (handed_off.status, handed_off.assignee) == (ConversationStatus.AI, None)
+    page = text_of(client.get(url(handed_off)))
+    assert "You're back with our assistant." in page
+    assert ">Hand back to the AI</button>" not in page
+
+
+def test_transfer_puts_the_conversation_on_the_chosen_queue_unassigned(agent, handed_off):
+    client = client_for(agent)
+    client.post(url(handed_off, "claim/"))
+    target = handed_off.workspace.queues.exclude(pk=handed_off.queue_id).first()
+    page = text_of(client.get(url(handed_off)))
+
+    refused = client.post(url(handed_off, "transfer/"), {"queue": "nope"})
+    response = client.post(url(handed_off, "transfer/"), {"queue": target.pk})
+
+    assert f'<option value="{target.pk}">{target.name}</option>' in page
+    assert refused.status_code == 400 and "Choose a queue to transfer to." in text_of(refused)
+    assert response.status_code == 302
+    handed_off.refresh_from_db()
+    assert (handed_off.status, handed_off.queue, handed_off.assignee) == ("waiting", target, None)
+
+
 # --- who may do what -------------------------------------------------------------------------
 
 

@@ -270,6 +270,47 @@ def test_an_api_key_may_resolve_but_not_claim_or_reply(api):
     assert Message.objects.filter(sender="agent").count() == 0
 
 
+def test_an_agent_hands_a_conversation_back_and_the_ai_answers_again(
+    api, agent, synced_source, confident_flow
+):
+    conversation_id = start(api)["id"]
+    as_agent = session_client(agent)
+    as_agent.post(f"{URL}{conversation_id}/claim/")
+
+    handed_back = as_agent.post(f"{URL}{conversation_id}/hand-back/")
+    again = as_agent.post(f"{URL}{conversation_id}/hand-back/")
+    answer = say(api, conversation_id, ROUTINE_QUESTION, "m-1")
+
+    assert handed_back.status_code == 200
+    assert (handed_back.json()["status"], handed_back.json()["assignee"]) == ("ai", None)
+    assert again.status_code == 409
+    assert ("system", "You're back with our assistant.") in transcript(api, conversation_id)
+    assert answer.json()["reply"]["sender"] == "ai"
+
+
+def test_an_agent_transfers_a_conversation_to_another_queue_of_the_workspace(
+    api, agent, workspace, other_workspace
+):
+    conversation_id = start(api)["id"]
+    as_agent = session_client(agent)
+    as_agent.post(f"{URL}{conversation_id}/claim/")
+    target = workspace.queues.order_by("-tier").first()
+
+    elsewhere = as_agent.post(
+        f"{URL}{conversation_id}/transfer/",
+        {"queue": other_workspace.queues.first().pk},
+        format="json",
+    )
+    moved = as_agent.post(f"{URL}{conversation_id}/transfer/", {"queue": target.pk}, format="json")
+    by_key = api.post(f"{URL}{conversation_id}/transfer/", {"queue": target.pk}, format="json")
+
+    assert elsewhere.status_code == 400 and "queue" in elsewhere.json()
+    assert moved.status_code == 200
+    body = moved.json()
+    assert (body["status"], body["assignee"], body["queue"]["id"]) == ("waiting", None, target.pk)
+    assert by_key.status_code == 403
+
+
 # --- the list and the replay ---------------------------------------------------------------
 
 
@@ -495,6 +536,8 @@ def test_the_schema_documents_every_conversation_endpoint(db):
         "conversations_messages_create",
         "conversations_claim",
         "conversations_resolve",
+        "conversations_hand_back",
+        "conversations_transfer",
         "conversations_reply",
         "conversations_handoff",
         "conversations_action_requests_list",

@@ -20,7 +20,7 @@ from django.core.cache import caches
 from console.routing import websocket_urlpatterns
 from conversations.consumers import CLOSE_UNKNOWN_WORKSPACE
 from conversations.models import Conversation, Message, Sender
-from conversations.services import agent_message_post, conversation_claim
+from conversations.services import agent_message_post, conversation_claim, conversation_resolve
 from conversations.tokens import conversation_token_make, identity_signature
 from routing.actions import action_webhook_secret_get_or_create
 from tests.conversations.conftest import ROUTINE_QUESTION
@@ -287,12 +287,49 @@ async def _answer_to_a_message(socket: WebsocketCommunicator) -> str:
             return frame["code"]
 
 
-async def test_a_rating_is_refused_until_conversations_can_store_it(workspace):
-    async with chat() as (socket, _):
+async def test_resolving_asks_for_a_rating_and_the_rating_is_stored(workspace, agent):
+    async with chat() as (socket, welcome):
+        conversation = await Conversation.objects.aget(pk=welcome["conversation_id"])
+        await sync_to_async(conversation_resolve)(conversation=conversation, by=agent)
+        frames = await frames_until(socket, lambda f: f["type"] == "csat_request", timeout=5)
+        await socket.send_json_to({"type": "csat", "rating": 4, "comment": "Quick, thanks"})
+        thanks = await socket.receive_json_from(timeout=5)
+
+    assert [f["type"] for f in frames] == ["message", "status", "csat_request"]
+    assert thanks == {"type": "csat_thanks"}
+    await conversation.arefresh_from_db()
+    assert (conversation.csat_rating, conversation.csat_comment) == (4, "Quick, thanks")
+
+
+@pytest.mark.parametrize(
+    ("frame", "code"),
+    [
+        ({"type": "csat", "rating": 0}, "invalid_rating"),
+        ({"type": "csat", "rating": 5, "comment": "x" * 1001}, "invalid_comment"),
+    ],
+)
+async def test_a_bad_rating_is_refused_and_the_socket_stays_usable(workspace, agent, frame, code):
+    async with chat() as (socket, welcome):
+        conversation = await Conversation.objects.aget(pk=welcome["conversation_id"])
+        await sync_to_async(conversation_resolve)(conversation=conversation, by=agent)
+        await frames_until(socket, lambda f: f["type"] == "csat_request", timeout=5)
+        await socket.send_json_to(frame)
+        error = await socket.receive_json_from(timeout=5)
+        await socket.send_json_to({"type": "csat", "rating": 5})
+        thanks = await socket.receive_json_from(timeout=5)
+
+    assert (error["type"], error["code"]) == ("error", code)
+    assert thanks["type"] == "csat_thanks"
+
+
+async def test_an_open_conversation_cannot_be_rated(workspace):
+    async with chat() as (socket, welcome):
         await socket.send_json_to({"type": "csat", "rating": 5})
         error = await socket.receive_json_from(timeout=5)
 
-    assert error["code"] == "csat_unavailable"
+    assert error["code"] == "not_resolved"
+    conversation = await Conversation.objects.aget(pk=welcome["conversation_id"])
+    assert conversation.csat_rating is None
 
 
 # --- identity verification ---------------------------------------------------------------------

@@ -115,6 +115,10 @@ def test_notes_go_only_to_the_inbox_and_agent_replies_to_both(conversation, agen
     ]
 
 
+def _customer_event(event: dict) -> tuple[str, str]:
+    return event["type"], event.get("status") or event.get("message", {}).get("text", "")
+
+
 def test_claim_and_resolve_tell_the_customer_and_the_inbox(conversation, agent, after_commit):
     chat = Listener(conversation_group_name(conversation.pk))
     inbox = Listener(workspace_group_name(conversation.workspace_id))
@@ -123,11 +127,12 @@ def test_claim_and_resolve_tell_the_customer_and_the_inbox(conversation, agent, 
         conversation_claim(conversation=conversation, agent=agent)
         conversation_resolve(conversation=conversation, by=agent)
 
-    assert [(e["type"], e.get("status") or e["message"]["text"]) for e in chat.events()] == [
+    assert [_customer_event(e) for e in chat.events()] == [
         ("message", "Andy Agent joined the conversation."),
         ("status", "assigned"),
         ("message", "This conversation was resolved."),
         ("status", "resolved"),
+        ("csat_request", ""),
     ]
     changes = [(e["change"], e["conversation"]["status"]) for e in inbox.events()]
     assert changes == [("claimed", "assigned"), ("resolved", "resolved")]

@@ -13,11 +13,17 @@ from django.db import connection
 from conversations.models import Customer, Message
 from conversations.selectors import message_context, messages_after
 from conversations.services import (
+    HAND_BACK_TEXT,
+    TRANSFER_TEXT,
+    ConversationStateError,
     agent_message_post,
     conversation_claim,
+    conversation_hand_back,
+    conversation_rate,
     conversation_reply,
     conversation_resolve,
     conversation_start,
+    conversation_transfer,
     customer_message_post,
 )
 from routing.models import DecisionTrace
@@ -232,3 +238,82 @@ def test_a_message_to_a_resolved_conversation_reopens_it_to_the_ai_afresh(
     assert conversation.status == "ai" and conversation.assignee is None
     assert conversation.queue is None and conversation.handed_off_at is None
     assert conversation.ai_turns == 1  # counted afresh
+
+
+# --- CSAT, hand back, transfer -------------------------------------------------------------------
+
+
+def test_a_resolved_conversation_takes_one_rating_which_a_new_one_replaces(workspace, agent):
+    conversation = conversation_start(workspace=workspace, customer_data={})
+    conversation_resolve(conversation=conversation, by=agent)
+
+    conversation_rate(conversation=conversation, rating=2, comment="  Slow  ")
+    conversation_rate(conversation=conversation, rating=5, comment=None)
+
+    conversation.refresh_from_db()
+    assert (conversation.csat_rating, conversation.csat_comment) == (5, "")
+
+
+def test_a_rating_is_refused_when_out_of_range_too_long_or_not_resolved(workspace, agent):
+    conversation = conversation_start(workspace=workspace, customer_data={})
+
+    with pytest.raises(ConversationStateError):
+        conversation_rate(conversation=conversation, rating=4)
+    conversation_resolve(conversation=conversation, by=agent)
+    for rating, comment in ((0, ""), (6, ""), (True, ""), ("5", ""), (3, "x" * 1001)):
+        with pytest.raises(ValidationError):
+            conversation_rate(conversation=conversation, rating=rating, comment=comment)
+
+    conversation.refresh_from_db()
+    assert conversation.csat_rating is None
+
+
+def test_handing_back_lets_the_ai_answer_the_next_message(
+    workspace, agent, synced_source, confident_flow
+):
+    conversation = conversation_start(workspace=workspace, customer_data={})
+    conversation_claim(conversation=conversation, agent=agent)
+
+    conversation_hand_back(conversation=conversation, agent=agent)
+    _, result = ask(conversation, ROUTINE_QUESTION, "m-1")
+
+    conversation.refresh_from_db()
+    assert conversation.status == "ai" and conversation.assignee is None
+    assert result is not None and result.message.sender == "ai"
+    customer_view = [m.text for m in messages_after(conversation=conversation, customer_view=True)]
+    assert customer_view[:2] == ["Andy Agent joined the conversation.", HAND_BACK_TEXT]
+
+
+def test_only_a_conversation_with_a_human_goes_back_to_the_ai(workspace, agent, viewer):
+    conversation = conversation_start(workspace=workspace, customer_data={})
+
+    with pytest.raises(ConversationStateError):
+        conversation_hand_back(conversation=conversation, agent=agent)
+    conversation_claim(conversation=conversation, agent=agent)
+    with pytest.raises(PermissionDenied):
+        conversation_hand_back(conversation=conversation, agent=viewer)
+
+
+def test_a_transfer_puts_the_conversation_unassigned_on_the_other_queue(workspace, agent):
+    conversation = conversation_start(workspace=workspace, customer_data={})
+    conversation_claim(conversation=conversation, agent=agent)
+    target = workspace.queues.order_by("-tier").first()
+
+    conversation_transfer(conversation=conversation, agent=agent, queue=target)
+
+    conversation.refresh_from_db()
+    assert conversation.status == "waiting" and conversation.assignee is None
+    assert conversation.queue == target
+    customer_view = [m.text for m in messages_after(conversation=conversation, customer_view=True)]
+    assert customer_view[-1] == TRANSFER_TEXT
+
+
+def test_a_transfer_refuses_another_workspaces_queue(workspace, other_workspace, agent):
+    conversation = conversation_start(workspace=workspace, customer_data={})
+
+    with pytest.raises(ValidationError):
+        conversation_transfer(
+            conversation=conversation, agent=agent, queue=other_workspace.queues.first()
+        )
+    conversation.refresh_from_db()
+    assert conversation.status == "ai" and conversation.queue is None
