@@ -24,6 +24,7 @@ run: install
 	$(PY) manage.py demo
 	@echo ""
 	@echo "Console:      http://$(HOST):$(PORT)/   (sign in with a login above)"
+	@echo "Chat:         http://$(HOST):$(PORT)/chat/demo/   (the demo workspace's customer chat)"
 	@echo "Health:       http://$(HOST):$(PORT)/healthz"
 	@echo "API schema:   http://$(HOST):$(PORT)/api/v1/schema/"
 	@echo ""
