@@ -26,6 +26,7 @@ from conversations.services import (
     ConversationStateError,
     chat_conversation_open,
     conversation_rate,
+    conversation_reply,
     customer_message_post,
 )
 from conversations.tokens import conversation_token_make
@@ -108,7 +109,13 @@ class CustomerChatConsumer(AsyncJsonWebsocketConsumer):
 
     async def _message(self, content: dict[str, Any]) -> None:
         client_id, text = content.get("client_id"), content.get("text")
-        stored, created, ai_will_reply = await self._message_post(text, client_id)
+        # With workers (REDIS_URL) the reply job goes to Celery. In-process, a job "scheduled"
+        # on commit would run inside this store, so the ack would wait for the whole AI reply:
+        # store first, ack, then answer here.
+        in_process = bool(settings.CELERY_TASK_ALWAYS_EAGER)
+        stored, created, ai_will_reply = await self._message_post(
+            text, client_id, reply_in_background=not in_process
+        )
         await self.send_json(
             {"type": "ack", "client_id": stored.client_id, "message_id": stored.pk}
         )
@@ -116,6 +123,8 @@ class CustomerChatConsumer(AsyncJsonWebsocketConsumer):
             # Sent before the group's events for this message are relayed (this consumer handles
             # one thing at a time), so the indicator always precedes the reply it announces.
             await self.send_json({"type": "typing", "who": "ai"})
+            if in_process:
+                await self._reply(stored.pk)
 
     async def _resume(self, content: dict[str, Any]) -> None:
         last_seen_id = content.get("last_seen_id", 0)
@@ -165,16 +174,30 @@ class CustomerChatConsumer(AsyncJsonWebsocketConsumer):
         return conversation, conversation.customer.verified
 
     @database_sync_to_async
-    def _message_post(self, text: Any, client_id: Any) -> tuple[Message, bool, bool]:
+    def _message_post(
+        self, text: Any, client_id: Any, *, reply_in_background: bool
+    ) -> tuple[Message, bool, bool]:
         conversation = Conversation.objects.get(pk=self.conversation_id)
         try:
             message, created = customer_message_post(
-                conversation=conversation, text=text, client_id=client_id
+                conversation=conversation,
+                text=text,
+                client_id=client_id,
+                reply_in_background=reply_in_background,
             )
         except ValidationError as error:
             raise _message_error(error, text) from None
         # The service stored the message on the conversation as it was after the change.
         return message, created, not message.conversation.is_human_owned
+
+    @database_sync_to_async
+    def _reply(self, message_id: int) -> None:
+        try:
+            conversation_reply(conversation_id=self.conversation_id, message_id=message_id)
+        except Exception:
+            # As for a failed reply job: logged, the socket stays up, and resending the same
+            # client_id over the REST API with `wait` answers it.
+            logger.exception("Reply to message %s failed", message_id)
 
     @database_sync_to_async
     def _rate(self, rating: Any, comment: Any) -> None:

@@ -386,3 +386,33 @@ def _customer_and_last_facts(conversation_id: int) -> tuple[Any, dict[str, Any]]
     reply = Message.objects.filter(conversation=conversation, sender=Sender.AI).latest("id")
     assert reply.trace is not None
     return conversation.customer, reply.trace.trace["facts"]
+
+
+async def test_the_ack_and_typing_arrive_while_the_ai_is_still_writing(
+    workspace, synced_source, confident_flow, monkeypatch
+):
+    """In-process (no workers), the reply is computed after the ack, not inside the store: the
+    customer sees their message accepted and the typing indicator at once."""
+    import threading
+
+    from conversations import consumers
+
+    writing, may_finish = threading.Event(), threading.Event()
+    real_reply = consumers.conversation_reply
+
+    def slow_reply(**kwargs: Any) -> Any:
+        writing.set()
+        may_finish.wait(timeout=30)
+        return real_reply(**kwargs)
+
+    monkeypatch.setattr(consumers, "conversation_reply", slow_reply)
+    async with chat() as (socket, _):
+        await socket.send_json_to({"type": "message", "client_id": "m1", "text": ROUTINE_QUESTION})
+
+        ack = await socket.receive_json_from(timeout=10)
+        typing = await socket.receive_json_from(timeout=10)
+        assert (ack["type"], typing["type"]) == ("ack", "typing")
+        assert await sync_to_async(writing.wait)(10)  # the AI is writing right now
+        may_finish.set()
+        frames = await frames_until(socket, is_reply)
+        assert summary(frames) == [("message", "customer"), ("message", "ai")]
