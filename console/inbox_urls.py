@@ -12,6 +12,8 @@ urlpatterns = [
     path("<int:conversation_id>/resolve/", views.conversation_resolve, name="inbox_resolve"),
     path("<int:conversation_id>/hand-back/", views.conversation_hand_back, name="inbox_hand_back"),
     path("<int:conversation_id>/transfer/", views.conversation_transfer, name="inbox_transfer"),
+    path("<int:conversation_id>/assign/", views.conversation_assign, name="inbox_assign"),
+    path("<int:conversation_id>/reopen/", views.conversation_reopen, name="inbox_reopen"),
     path(
         "<int:conversation_id>/action-requests/<int:request_id>/approve/",
         views.action_request_approve,

@@ -31,6 +31,7 @@ from console.inbox_display import (
 from console.inbox_forms import CANNED_REPLIES, MINE, UNASSIGNED, InboxFilterForm, ReplyForm
 from console.knowledge_forms import add_service_errors
 from console.models import Membership, Role, User
+from console.selectors import memberships_of_workspace
 from conversations import action_requests, services
 from conversations.models import ActionRequest, Conversation, ConversationStatus
 from conversations.selectors import (
@@ -112,6 +113,57 @@ def conversation_transfer(
     return _back_to_conversation(membership, conversation)
 
 
+@require_POST
+@workspace_member_required(roles=ADMINS_AND_AGENTS)
+def conversation_assign(
+    request: HttpRequest, membership: Membership, conversation_id: int
+) -> HttpResponse:
+    conversation = _conversation_or_404(membership, conversation_id)
+    assignee = _posted_assignee(request, membership)
+    if assignee is None:
+        return _refused(
+            request, membership, conversation, error=ValueError("Choose an agent to assign.")
+        )
+    try:
+        services.conversation_assign(
+            conversation=conversation, by=_user(request), assignee=assignee
+        )
+    except ValidationError as error:
+        return _refused(request, membership, conversation, error=ValueError(*error.messages))
+    except (services.ConversationStateError, PermissionDenied) as error:
+        return _refused(request, membership, conversation, error=error)
+    return _back_to_conversation(membership, conversation)
+
+
+@require_POST
+@workspace_member_required(roles=ADMINS_AND_AGENTS)
+def conversation_reopen(
+    request: HttpRequest, membership: Membership, conversation_id: int
+) -> HttpResponse:
+    conversation = _conversation_or_404(membership, conversation_id)
+    try:
+        services.conversation_reopen(conversation=conversation, agent=_user(request))
+    except (services.ConversationStateError, PermissionDenied) as error:
+        return _refused(request, membership, conversation, error=error)
+    return _back_to_conversation(membership, conversation)
+
+
+def _posted_assignee(request: HttpRequest, membership: Membership) -> User | None:
+    user_id = request.POST.get("assignee", "")
+    if not user_id.isdigit():
+        return None
+    return next((user for user in _assignable(membership) if user.pk == int(user_id)), None)
+
+
+def _assignable(membership: Membership) -> list[User]:
+    """The workspace's agents and admins: who a conversation can be given to."""
+    return [
+        member.user
+        for member in memberships_of_workspace(workspace=membership.workspace)
+        if Role(member.role) in ADMINS_AND_AGENTS and member.user.is_active
+    ]
+
+
 def _posted_queue(request: HttpRequest, membership: Membership) -> Queue | None:
     queue_id = request.POST.get("queue", "")
     if not queue_id.isdigit():
@@ -184,6 +236,7 @@ def _conversation_context(
         is_mine=conversation.assignee_id == user.pk,
         is_resolved=conversation.status == ConversationStatus.RESOLVED,
         can_hand_back=conversation.is_human_owned,
+        assignees=[user for user in _assignable(membership) if user.pk != conversation.assignee_id],
         transfer_queues=[
             queue
             for queue in queues_of_workspace(workspace=membership.workspace)

@@ -395,6 +395,58 @@ class ConversationTransferApi(APIView):
         return Response(ConversationSerializer(conversation).data)
 
 
+class ConversationAssignApi(APIView):
+    @extend_schema_serializer(component_name="AssignInput")
+    class InputSerializer(serializers.Serializer[Any]):
+        assignee = serializers.IntegerField(
+            help_text="The user id of an agent or admin of this workspace."
+        )
+
+    @extend_schema(
+        request=InputSerializer,
+        responses=ConversationSerializer,
+        operation_id="conversations_assign",
+        description="Give the conversation to a named agent (even if a colleague has it); the "
+        "AI stops replying. 400 when the assignee is not an agent or admin of this workspace, "
+        "409 when the conversation is resolved.",
+    )
+    def post(self, request: Request, conversation_id: int) -> Response:
+        workspace, agent = _person(request, doing="assign conversations")
+        conversation = _conversation_or_404(workspace, conversation_id)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        assignee = User.objects.filter(pk=data.validated_data["assignee"]).first()
+        if assignee is None:
+            raise ApiValidationError({"assignee": ["Choose an agent or admin of this workspace."]})
+        try:
+            conversation = services.conversation_assign(
+                conversation=conversation, by=agent, assignee=assignee
+            )
+        except ValidationError as error:
+            raise ApiValidationError(error.message_dict) from None
+        except services.ConversationStateError as error:
+            raise Conflict(str(error)) from None
+        return Response(ConversationSerializer(conversation).data)
+
+
+class ConversationReopenApi(APIView):
+    @extend_schema(
+        request=None,
+        responses=ConversationSerializer,
+        operation_id="conversations_reopen",
+        description="Reopen a resolved conversation: it is assigned to you and the AI stays "
+        "silent. 409 when it is not resolved.",
+    )
+    def post(self, request: Request, conversation_id: int) -> Response:
+        workspace, agent = _person(request, doing="reopen conversations")
+        conversation = _conversation_or_404(workspace, conversation_id)
+        try:
+            conversation = services.conversation_reopen(conversation=conversation, agent=agent)
+        except services.ConversationStateError as error:
+            raise Conflict(str(error)) from None
+        return Response(ConversationSerializer(conversation).data)
+
+
 class ConversationReplyApi(APIView):
     @extend_schema_serializer(component_name="AgentReplyInput")
     class InputSerializer(serializers.Serializer[Any]):

@@ -13,6 +13,8 @@ the state that committed, not whatever the rows hold when the callback runs.
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -29,6 +31,8 @@ from conversations.serializers import (
 )
 
 INBOX_EVENT = "inbox.conversation"
+
+logger = logging.getLogger(__name__)
 
 
 def conversation_group_name(conversation_id: int) -> str:
@@ -87,3 +91,46 @@ def inbox_broadcast(conversation: Conversation, *, change: str, **details: Any) 
             **details,
         },
     )
+
+
+class ReplyStream:
+    """The AI's reply as the LLM writes it, to the customer's chat: `{"type": "reply_delta",
+    "reply_to": <customer message id>, "text": <the next piece>}` events.
+
+    Sent at once, not after a commit: the flow runs outside any transaction, and the text is
+    provisional anyway (the stored reply, which may be the fallback instead, follows as a
+    "message" event and replaces it). Pieces are joined until `FLUSH_SECONDS` have passed since
+    the last send, so a fast model costs a few events a second, not one per token.
+    """
+
+    FLUSH_SECONDS = 0.1
+
+    def __init__(self, *, conversation_id: int, reply_to: int) -> None:
+        self.conversation_id = conversation_id
+        self.reply_to = reply_to
+        self._pending: list[str] = []
+        self._last_sent = 0.0
+
+    def __call__(self, piece: str) -> None:
+        self._pending.append(piece)
+        if time.monotonic() - self._last_sent >= self.FLUSH_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        text = "".join(self._pending)
+        self._pending.clear()
+        if not text:
+            return
+        self._last_sent = time.monotonic()
+        channel_layer = get_channel_layer()
+        if channel_layer is None:
+            return
+        event = {"type": "reply_delta", "reply_to": self.reply_to, "text": text}
+        try:
+            async_to_sync(channel_layer.group_send)(
+                conversation_group_name(self.conversation_id),
+                {"type": "conversation.event", "event": event},
+            )
+        except Exception:
+            # A lost piece of provisional text must never cost the reply itself.
+            logger.warning("Streaming a reply piece failed", exc_info=True)

@@ -42,6 +42,7 @@ from conversations.models import (
     Sender,
 )
 from conversations.realtime import (
+    ReplyStream,
     conversation_event_broadcast,
     handoff_broadcast,
     inbox_broadcast,
@@ -292,12 +293,15 @@ def conversation_reply(*, conversation_id: int, message_id: int) -> ReplyResult 
     version = published_version(workspace=conversation.workspace)
     if version is None:
         return _no_flow_hand_off(message)
+    stream = ReplyStream(conversation_id=conversation.pk, reply_to=message.pk)
     decision = flow_message_decide(
         version=version,
         workspace_id=conversation.workspace_id,
         message=message.text,
         context=message_context(conversation=conversation, message=message),
+        streaming_callback=stream,  # only an LLM generator streams
     )
+    stream.flush()
     return _decision_store(message=message, version=version, decision=decision)
 
 
@@ -582,7 +586,38 @@ def conversation_transfer(*, conversation: Conversation, agent: User, queue: Que
     return locked
 
 
-def _take_over(conversation: Conversation, agent: User) -> None:
+@transaction.atomic
+def conversation_assign(*, conversation: Conversation, by: User, assignee: User) -> Conversation:
+    """`by` (an agent or admin) gives the conversation to `assignee`, another agent or admin of
+    the workspace, even if a colleague has it: a lead rebalancing the queue. The AI stops
+    replying. Assigning it to whoever has it already changes nothing."""
+    _agent_check(conversation.workspace_id, by)
+    try:
+        _agent_check(conversation.workspace_id, assignee)
+    except PermissionDenied:
+        raise ValidationError({"assignee": "Choose an agent or admin of this workspace."}) from None
+    locked = _locked(conversation)
+    if locked.status == ConversationStatus.RESOLVED:
+        raise ConversationStateError("This conversation is resolved: reopen it first.")
+    if locked.status == ConversationStatus.ASSIGNED and locked.assignee_id == assignee.pk:
+        return locked
+    _take_over(locked, assignee, change="assigned")
+    return locked
+
+
+@transaction.atomic
+def conversation_reopen(*, conversation: Conversation, agent: User) -> Conversation:
+    """An agent reopens a resolved conversation to follow up: it is theirs, the AI stays silent,
+    and resolving it again asks the customer for a new rating."""
+    _agent_check(conversation.workspace_id, agent)
+    locked = _locked(conversation)
+    if locked.status != ConversationStatus.RESOLVED:
+        raise ConversationStateError("Only a resolved conversation can be reopened.")
+    _take_over(locked, agent, change="reopened")
+    return locked
+
+
+def _take_over(conversation: Conversation, agent: User, *, change: str = "claimed") -> None:
     """Assign the (locked) conversation to `agent`, mark its open handoffs claimed and tell the
     customer someone joined."""
     now = timezone.now()
@@ -597,7 +632,7 @@ def _take_over(conversation: Conversation, agent: User) -> None:
     event = _event_store(conversation, f"{agent.name or 'An agent'} joined the conversation.")
     message_broadcast(event, to_inbox=False)
     status_broadcast(conversation)
-    inbox_broadcast(conversation, change="claimed")
+    inbox_broadcast(conversation, change=change)
 
 
 def _event_store(conversation: Conversation, text: str) -> Message:

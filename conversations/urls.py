@@ -31,6 +31,16 @@ api_urlpatterns: list[URLPattern | URLResolver] = [
         name="conversation_transfer",
     ),
     path(
+        "<int:conversation_id>/assign/",
+        apis.ConversationAssignApi.as_view(),
+        name="conversation_assign",
+    ),
+    path(
+        "<int:conversation_id>/reopen/",
+        apis.ConversationReopenApi.as_view(),
+        name="conversation_reopen",
+    ),
+    path(
         "<int:conversation_id>/reply/",
         apis.ConversationReplyApi.as_view(),
         name="conversation_reply",

@@ -91,6 +91,9 @@
     message(frame) {
       showMessage(frame.message);
     },
+    reply_delta(frame) {
+      showReplyPiece(frame.reply_to, frame.text);
+    },
     status(frame) {
       if (frame.status !== "ai") setTyping(false);
       if (frame.status === "waiting") showSystemLine("You are in the queue for a human agent.");
@@ -145,9 +148,26 @@
     const shownPending = list.querySelector(
       `[data-client-id="${CSS.escape(message.client_id || "")}"]`,
     );
+    // The stored reply replaces the text streamed for it (it may be the fallback instead).
+    const streamed = message.sender === "customer" ? null : list.querySelector("[data-streaming]");
     if (waiting) pending.delete(message.client_id);
     if (shownPending) shownPending.replaceWith(element);
+    else if (streamed) streamed.replaceWith(element);
     else append(element);
+  }
+
+  // The AI's reply as the model writes it: provisional, so hidden from screen readers, which
+  // announce the stored reply once instead of every piece.
+  function showReplyPiece(replyTo, piece) {
+    if (typeof piece !== "string") return;
+    let element = list.querySelector(`[data-streaming="${CSS.escape(String(replyTo))}"]`);
+    if (!element) {
+      element = messageElement({ id: null, sender: "ai", text: "" });
+      element.dataset.streaming = String(replyTo);
+      element.setAttribute("aria-hidden", "true");
+      append(element);
+    }
+    element.querySelector(".chat__text").textContent += piece;
   }
 
   function messageElement(message) {
@@ -164,6 +184,7 @@
     author.className = "chat__author";
     author.textContent = authorName(message);
     const text = document.createElement("span");
+    text.className = "chat__text";
     text.textContent = message.text;
     item.append(author, text);
     if (message.citations && message.citations.length) item.append(sourcesList(message.citations));

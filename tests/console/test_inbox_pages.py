@@ -411,3 +411,38 @@ def test_a_conversation_of_another_workspace_is_404_from_this_one(admin, other_w
     response = client_for(admin).get(f"/w/acme/inbox/{elsewhere.pk}/")
 
     assert response.status_code == 404
+
+
+def test_an_agent_assigns_the_conversation_to_a_named_colleague_from_its_page(
+    agent, admin, viewer, handed_off
+):
+    client = client_for(agent)
+    page = text_of(client.get(url(handed_off)))
+
+    refused = client.post(url(handed_off, "assign/"), {"assignee": viewer.pk})
+    response = client.post(url(handed_off, "assign/"), {"assignee": admin.pk})
+
+    assert f'<option value="{admin.pk}">Alice Admin</option>' in page
+    assert f'<option value="{viewer.pk}">' not in page  # viewers cannot take conversations
+    assert refused.status_code == 400 and "Choose an agent to assign." in text_of(refused)
+    assert response.status_code == 302
+    handed_off.refresh_from_db()
+    assert (handed_off.status, handed_off.assignee) == ("assigned", admin)
+
+
+def test_a_resolved_conversation_shows_reopen_and_reopening_gives_it_to_the_agent(
+    agent, handed_off
+):
+    client = client_for(agent)
+    client.post(url(handed_off, "resolve/"))
+    page = text_of(client.get(url(handed_off)))
+
+    response = client.post(url(handed_off, "reopen/"))
+    again = client.post(url(handed_off, "reopen/"))
+
+    assert ">Reopen</button>" in page and ">Assign</button>" not in page
+    assert response.status_code == 302
+    handed_off.refresh_from_db()
+    assert (handed_off.status, handed_off.assignee) == ("assigned", agent)
+    assert again.status_code == 400
+    assert "Only a resolved conversation can be reopened." in text_of(again)

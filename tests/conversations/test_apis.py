@@ -538,6 +538,8 @@ def test_the_schema_documents_every_conversation_endpoint(db):
         "conversations_resolve",
         "conversations_hand_back",
         "conversations_transfer",
+        "conversations_assign",
+        "conversations_reopen",
         "conversations_reply",
         "conversations_handoff",
         "conversations_action_requests_list",
@@ -551,3 +553,49 @@ def test_the_schema_documents_every_conversation_endpoint(db):
         "assigned",
         "resolved",
     ]
+
+
+def test_an_agent_assigns_a_conversation_to_a_named_colleague_and_bad_assignees_are_refused(
+    api, agent, admin, viewer
+):
+    conversation_id = start(api)["id"]
+    as_agent = session_client(agent)
+
+    to_viewer = as_agent.post(
+        f"{URL}{conversation_id}/assign/", {"assignee": viewer.pk}, format="json"
+    )
+    to_nobody = as_agent.post(
+        f"{URL}{conversation_id}/assign/", {"assignee": 999999}, format="json"
+    )
+    not_a_number = as_agent.post(
+        f"{URL}{conversation_id}/assign/", {"assignee": "Alice"}, format="json"
+    )
+    by_key = api.post(f"{URL}{conversation_id}/assign/", {"assignee": admin.pk}, format="json")
+    assigned = as_agent.post(
+        f"{URL}{conversation_id}/assign/", {"assignee": admin.pk}, format="json"
+    )
+
+    assert to_viewer.status_code == 400
+    assert to_viewer.json()["assignee"] == ["Choose an agent or admin of this workspace."]
+    assert to_nobody.status_code == 400 and not_a_number.status_code == 400
+    assert by_key.status_code == 403
+    assert assigned.status_code == 200
+    assert assigned.json()["status"] == "assigned"
+    assert assigned.json()["assignee"]["email"] == "admin@acme.example"
+
+
+def test_an_agent_reopens_a_resolved_conversation_and_reopening_an_open_one_is_a_conflict(
+    api, agent
+):
+    conversation_id = start(api)["id"]
+    as_agent = session_client(agent)
+    too_early = as_agent.post(f"{URL}{conversation_id}/reopen/")
+    as_agent.post(f"{URL}{conversation_id}/resolve/")
+
+    reopened = as_agent.post(f"{URL}{conversation_id}/reopen/")
+
+    assert too_early.status_code == 409
+    assert "Only a resolved conversation can be reopened." in too_early.json()["detail"]
+    assert reopened.status_code == 200
+    assert reopened.json()["status"] == "assigned"
+    assert reopened.json()["assignee"]["email"] == "agent@acme.example"

@@ -416,3 +416,50 @@ async def test_the_ack_and_typing_arrive_while_the_ai_is_still_writing(
         may_finish.set()
         frames = await frames_until(socket, is_reply)
         assert summary(frames) == [("message", "customer"), ("message", "ai")]
+
+
+# --- streaming ---------------------------------------------------------------------------------
+
+
+async def test_an_llm_reply_streams_to_the_chat_before_the_stored_reply_replaces_it(
+    workspace, admin, synced_source
+):
+    from tests.routing.fake_openai import FakeOpenAI
+    from tests.routing.test_pipeline_llm import RESET_ANSWER, publish_llm_flow
+
+    endpoint = FakeOpenAI()
+    endpoint.start()
+    try:
+        endpoint.reply = RESET_ANSWER
+        await sync_to_async(publish_llm_flow)(workspace, admin, endpoint.base_url)
+        async with chat() as (socket, _):
+            await message_to(socket, "q-1", ROUTINE_QUESTION)
+            frames = await frames_until(socket, is_reply)
+    finally:
+        endpoint.stop()
+
+    deltas = [frame for frame in frames if frame["type"] == "reply_delta"]
+    mine = next(f["message"] for f in frames if is_message_from(f, "customer"))
+    answer = frames[-1]["message"]
+    assert deltas, summary(frames)
+    assert {delta["reply_to"] for delta in deltas} == {mine["id"]}
+    streamed = "".join(delta["text"] for delta in deltas)
+    # What streamed is the model's text without its citation markers; the stored reply adds
+    # the source lines.
+    assert streamed.strip() == "The reset link is valid for 30 minutes and works once."
+    assert answer["sender"] == "ai" and answer["text"].startswith(streamed.strip())
+    assert [c["title"] for c in answer["citations"]] == ["Reset your password"]
+
+
+def is_message_from(frame: dict[str, Any], sender: str) -> bool:
+    return frame["type"] == "message" and frame["message"]["sender"] == sender
+
+
+async def test_the_grounded_composer_sends_no_provisional_text(
+    workspace, synced_source, confident_flow
+):
+    async with chat() as (socket, _):
+        await message_to(socket, "q-1", ROUTINE_QUESTION)
+        frames = await frames_until(socket, is_reply)
+
+    assert "reply_delta" not in {frame["type"] for frame in frames}

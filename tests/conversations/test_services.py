@@ -17,9 +17,11 @@ from conversations.services import (
     TRANSFER_TEXT,
     ConversationStateError,
     agent_message_post,
+    conversation_assign,
     conversation_claim,
     conversation_hand_back,
     conversation_rate,
+    conversation_reopen,
     conversation_reply,
     conversation_resolve,
     conversation_start,
@@ -317,3 +319,51 @@ def test_a_transfer_refuses_another_workspaces_queue(workspace, other_workspace,
         )
     conversation.refresh_from_db()
     assert conversation.status == "ai" and conversation.queue is None
+
+
+def test_an_agent_assigns_a_colleagues_conversation_to_another_agent(workspace, agent, admin):
+    conversation = conversation_start(workspace=workspace, customer_data={})
+    conversation_claim(conversation=conversation, agent=agent)
+
+    conversation_assign(conversation=conversation, by=agent, assignee=admin)
+
+    conversation.refresh_from_db()
+    assert conversation.status == "assigned" and conversation.assignee == admin
+    customer_view = [m.text for m in messages_after(conversation=conversation, customer_view=True)]
+    assert customer_view[-1] == "Alice Admin joined the conversation."
+
+
+def test_assigning_to_a_viewer_or_an_outsider_is_refused_and_changes_nothing(
+    workspace, agent, viewer, outsider
+):
+    conversation = conversation_start(workspace=workspace, customer_data={})
+
+    for assignee in (viewer, outsider):
+        with pytest.raises(ValidationError) as refused:
+            conversation_assign(conversation=conversation, by=agent, assignee=assignee)
+        assert refused.value.message_dict == {
+            "assignee": ["Choose an agent or admin of this workspace."]
+        }
+    with pytest.raises(PermissionDenied):
+        conversation_assign(conversation=conversation, by=viewer, assignee=agent)
+    conversation.refresh_from_db()
+    assert conversation.status == "ai" and conversation.assignee is None
+
+
+def test_a_resolved_conversation_is_reopened_to_the_agent_and_the_ai_stays_silent(
+    workspace, agent, synced_source, confident_flow
+):
+    conversation = conversation_start(workspace=workspace, customer_data={})
+    conversation_claim(conversation=conversation, agent=agent)
+    conversation_resolve(conversation=conversation, by=agent)
+    with pytest.raises(ConversationStateError):
+        conversation_assign(conversation=conversation, by=agent, assignee=agent)
+
+    conversation_reopen(conversation=conversation, agent=agent)
+    _, reply = ask(conversation, ROUTINE_QUESTION, "m-1")
+
+    conversation.refresh_from_db()
+    assert conversation.status == "assigned" and conversation.assignee == agent
+    assert reply is None  # the agent has it: the AI does not answer
+    with pytest.raises(ConversationStateError, match="Only a resolved conversation"):
+        conversation_reopen(conversation=conversation, agent=agent)
