@@ -125,3 +125,29 @@ class ApiKey(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class AuditEntry(models.Model):
+    """One change an admin made to how the workspace runs: who, when, what, old and new value.
+
+    `area` groups entries for the audit log's filter (flow settings, rules, queues, publishing,
+    actions, approvals, team, test questions); `subject` names the thing changed ("Default flow",
+    "queue Tier 2"), `field` the setting or rule within it. Values are JSON, as stored."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="audit_entries")
+    user = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True)
+    at = models.DateTimeField(default=timezone.now)
+    area = models.CharField(max_length=40)
+    subject = models.CharField(max_length=200)
+    field = models.CharField(max_length=200, blank=True)
+    old_value = models.JSONField(null=True, blank=True)
+    new_value = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-at", "-id")
+        indexes: ClassVar[list[models.Index]] = [
+            models.Index(fields=("workspace", "-at"), name="audit_workspace_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.area}: {self.subject} {self.field}".strip()

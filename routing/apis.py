@@ -121,12 +121,18 @@ class FlowDraftApi(APIView):
         try:
             if "settings" in values:
                 flow = services.flow_settings_update(
-                    flow=flow, settings=values["settings"], expected_revision=revision
+                    flow=flow,
+                    settings=values["settings"],
+                    expected_revision=revision,
+                    by=_person(request),
                 )
                 revision = flow.draft_revision
             if "rules" in values:
                 flow = services.flow_rules_update(
-                    flow=flow, rules=values["rules"], expected_revision=revision
+                    flow=flow,
+                    rules=values["rules"],
+                    expected_revision=revision,
+                    by=_person(request),
                 )
         except ValidationError as error:
             raise _api_error(error) from None
@@ -381,7 +387,9 @@ class QueueListCreateApi(APIView):
         data = QueueSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:
-            queue = services.queue_save(workspace=workspace, **_queue_fields(data.validated_data))
+            queue = services.queue_save(
+                workspace=workspace, by=_person(request), **_queue_fields(data.validated_data)
+            )
         except ValidationError as error:
             raise _api_error(error) from None
         return Response(QueueSerializer(queue).data, status=status.HTTP_201_CREATED)
@@ -396,7 +404,10 @@ class QueueDetailApi(APIView):
         data.is_valid(raise_exception=True)
         try:
             queue = services.queue_save(
-                workspace=workspace, queue=queue, **_queue_fields(data.validated_data)
+                workspace=workspace,
+                queue=queue,
+                by=_person(request),
+                **_queue_fields(data.validated_data),
             )
         except ValidationError as error:
             raise _api_error(error) from None
@@ -406,7 +417,7 @@ class QueueDetailApi(APIView):
     def delete(self, request: Request, queue_id: int) -> Response:
         queue = _queue_or_404(api_workspace_for_change(request), queue_id)
         try:
-            services.queue_delete(queue=queue)
+            services.queue_delete(queue=queue, by=_person(request))
         except ValidationError as error:
             raise _api_error(error) from None
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -257,3 +257,41 @@ class ActionWebhookSecret(models.Model):
 
     def __str__(self) -> str:
         return f"Webhook secret of {self.workspace}"
+
+
+class TestQuestion(models.Model):
+    """A saved question the admin runs the draft against before publishing: one conversation's
+    customer turns, the customer's attributes, and what should happen (the case format of the
+    evaluation data: answer with one of the expected articles cited first, or hand off)."""
+
+    __test__ = False  # not a pytest test class, whatever its name says
+
+    class Outcome(models.TextChoices):
+        ANSWER = "answer", "Answer"
+        HANDOFF = "handoff", "Hand off"
+
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="test_questions"
+    )
+    name = models.CharField(max_length=120)
+    turns = models.JSONField(default=list)
+    customer = models.JSONField(default=dict, blank=True)
+    expected_outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    expected_articles = models.JSONField(default=list, blank=True)
+    expected_language = models.CharField(max_length=12, blank=True)
+    expected_reason = models.CharField(max_length=40, blank=True)
+    expected_priority = models.CharField(max_length=12, blank=True)
+    created_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("name",)
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(
+                fields=("workspace", "name"), name="test_question_name_once_per_workspace"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name

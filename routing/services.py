@@ -8,8 +8,10 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from console.audit import Change, audit_record, value_changes
 from console.models import User, Workspace
 from routing.actions import action_approval_policies_create_default
+from routing.flow_diff import rules_changes
 from routing.flow_settings import FlowSettings
 from routing.models import DecisionSource, DecisionTrace, FlowVersion, Queue, SupportFlow
 from routing.pipeline import MessageContext, MessageDecision, flow_message_decide
@@ -48,11 +50,23 @@ def flow_create_default(*, workspace: Workspace) -> SupportFlow:
 
 @transaction.atomic
 def flow_settings_update(
-    *, flow: SupportFlow, settings: dict[str, Any], expected_revision: int
+    *,
+    flow: SupportFlow,
+    settings: dict[str, Any],
+    expected_revision: int,
+    by: User | None = None,
 ) -> SupportFlow:
-    """Replace the draft's settings (validated) if nobody changed the draft in between."""
+    """Replace the draft's settings (validated) if nobody changed the draft in between. Each
+    changed setting is audited as `by`'s change."""
     validated = FlowSettings.from_json(settings)
     locked = _locked_at_revision(flow, expected_revision)
+    audit_record(
+        workspace=locked.workspace,
+        user=by,
+        area="flow settings",
+        subject=locked.name,
+        changes=value_changes(locked.settings, validated.to_json()),
+    )
     locked.settings = validated.to_json()
     locked.draft_revision += 1
     locked.save(update_fields=["settings", "draft_revision", "updated_at"])
@@ -61,10 +75,15 @@ def flow_settings_update(
 
 @transaction.atomic
 def flow_rules_update(
-    *, flow: SupportFlow, rules: list[dict[str, Any]], expected_revision: int
+    *,
+    flow: SupportFlow,
+    rules: list[dict[str, Any]],
+    expected_revision: int,
+    by: User | None = None,
 ) -> SupportFlow:
     """Replace the draft's ordered routing rules (each validated against the workspace's
-    queues) if nobody changed the draft in between."""
+    queues) if nobody changed the draft in between. Each added, removed, changed or reordered
+    rule is audited as `by`'s change."""
     if not isinstance(rules, list):
         raise ValidationError({"rules": "Send the rules as a list, in order."})
     queue_names = set(
@@ -77,6 +96,13 @@ def flow_rules_update(
         except ValidationError as error:
             raise ValidationError({f"rule {position}": error.messages}) from None
     locked = _locked_at_revision(flow, expected_revision)
+    audit_record(
+        workspace=locked.workspace,
+        user=by,
+        area="rules",
+        subject=locked.name,
+        changes=rules_changes(locked.rules, validated),
+    )
     locked.rules = validated
     locked.draft_revision += 1
     locked.save(update_fields=["rules", "draft_revision", "updated_at"])
@@ -98,6 +124,11 @@ def flow_publish(*, flow: SupportFlow, published_by: User | None, note: str = ""
     locked = SupportFlow.objects.select_for_update().get(pk=flow.pk)
     snapshot = _draft_snapshot(locked)
     return _publish_snapshot(flow=locked, snapshot=snapshot, user=published_by, note=note)
+
+
+def draft_snapshot(flow: SupportFlow) -> dict[str, Any]:
+    """The draft as publishing it would freeze it (ValidationError when it cannot be)."""
+    return _draft_snapshot(flow)
 
 
 def _draft_snapshot(flow: SupportFlow) -> dict[str, Any]:
@@ -126,6 +157,17 @@ def flow_rollback(
     if version.flow_id != flow.pk:
         raise ValidationError("That version belongs to another flow.")
     locked = SupportFlow.objects.select_for_update().get(pk=flow.pk)
+    for area, changes in (
+        ("flow settings", value_changes(locked.settings, version.snapshot["settings"])),
+        ("rules", rules_changes(locked.rules, version.snapshot.get("rules", []))),
+    ):
+        audit_record(
+            workspace=locked.workspace,
+            user=published_by,
+            area=area,
+            subject=locked.name,
+            changes=changes,
+        )
     locked.settings = version.snapshot["settings"]
     locked.rules = version.snapshot.get("rules", [])
     locked.draft_revision += 1
@@ -147,6 +189,13 @@ def _publish_snapshot(
     )
     flow.published_version = version
     flow.save(update_fields=["published_version", "updated_at"])
+    audit_record(
+        workspace=flow.workspace,
+        user=user,
+        area="publishing",
+        subject=flow.name,
+        changes=[Change("published version", last or None, version.number)],
+    )
     return version
 
 
@@ -226,6 +275,7 @@ def decision_trace_record(
 # --- queues ----------------------------------------------------------------------------------
 
 
+@transaction.atomic
 def queue_save(
     *,
     workspace: Workspace,
@@ -233,6 +283,7 @@ def queue_save(
     tier: int,
     sla_wait_minutes: int,
     queue: Queue | None = None,
+    by: User | None = None,
 ) -> Queue:
     """Create a queue, or change `queue`. Renaming a queue that rules use is refused."""
     name = name.strip()
@@ -249,16 +300,38 @@ def queue_save(
             raise ValidationError({"name": "Rules hand off to this queue; change them first."})
     if clash.exists():
         raise ValidationError({"name": f"There is already a queue named {name!r}."})
+    before = _queue_json(queue) if queue is not None else None
     queue = queue or Queue(workspace=workspace)
     queue.name, queue.tier, queue.sla_wait_minutes = name, tier, sla_wait_minutes
     queue.save()
+    audit_record(
+        workspace=workspace,
+        user=by,
+        area="queues",
+        subject=f"queue {name}",
+        changes=[Change("queue", before, _queue_json(queue))]
+        if before != _queue_json(queue)
+        else [],
+    )
     return queue
 
 
-def queue_delete(*, queue: Queue) -> None:
+@transaction.atomic
+def queue_delete(*, queue: Queue, by: User | None = None) -> None:
     if _queue_in_rules(queue.workspace, queue.name):
         raise ValidationError("Rules hand off to this queue; change them first.")
+    audit_record(
+        workspace=queue.workspace,
+        user=by,
+        area="queues",
+        subject=f"queue {queue.name}",
+        changes=[Change("queue", _queue_json(queue), None)],
+    )
     queue.delete()
+
+
+def _queue_json(queue: Queue) -> dict[str, Any]:
+    return {"name": queue.name, "tier": queue.tier, "sla_wait_minutes": queue.sla_wait_minutes}
 
 
 def _queue_in_rules(workspace: Workspace, name: str) -> bool:

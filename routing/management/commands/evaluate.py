@@ -1,6 +1,5 @@
 import json
 import statistics
-import time
 from argparse import ArgumentParser
 from pathlib import Path
 from typing import Any
@@ -10,7 +9,8 @@ from django.core.management.base import BaseCommand, CommandError
 from console.models import Workspace
 from knowledge.evaluation import CasesError, percentile, read_cases
 from routing.models import DecisionSource
-from routing.pipeline import MessageContext, MessageDecision, flow_message_decide
+from routing.pipeline import MessageDecision
+from routing.question_set import case_run
 from routing.selectors import published_version
 from routing.services import decision_trace_record
 
@@ -53,22 +53,7 @@ class Command(BaseCommand):
 
 
 def _run_case(version: Any, workspace_id: int, case: dict[str, Any]) -> dict[str, Any]:
-    customer = case.get("customer") or {}
-    context = MessageContext(
-        customer={
-            "name": customer.get("name"),
-            "plan": customer.get("plan"),
-            "attributes": {k: v for k, v in customer.items() if k not in ("plan", "name")},
-        }
-    )
-    decision: MessageDecision | None = None
-    latencies = []
-    for turn in case["turns"]:
-        started = time.perf_counter()
-        decision = flow_message_decide(
-            version=version, workspace_id=workspace_id, message=turn, context=context
-        )
-        latencies.append((time.perf_counter() - started) * 1000)
+    def record(turn: str, decision: MessageDecision) -> None:
         # Kept like a conversation's decisions: `GET /api/v1/routing/traces/` shows why.
         decision_trace_record(
             workspace=version.flow.workspace,
@@ -79,24 +64,24 @@ def _run_case(version: Any, workspace_id: int, case: dict[str, Any]) -> dict[str
             message=turn,
             decision=decision,
         )
-        if decision.outcome == "handoff":
-            break
-        context.history.append(turn)
-        context.previous_language = decision.language
-        context.ai_turns += 1
-        context.ai_replies.append(decision.reply)
-        context.cited.extend(decision.citations)
-    assert decision is not None
+
+    run = case_run(
+        version=version,
+        workspace_id=workspace_id,
+        turns=case["turns"],
+        customer=case.get("customer") or {},
+        on_decision=record,
+    )
     return {
         "id": case.get("id"),
-        "outcome": "handoff" if decision.outcome == "handoff" else "answer",
-        "cited": [citation["external_id"] for citation in decision.citations],
-        "language": decision.language,
-        "reason": decision.reason or None,
-        "priority": decision.priority or None,
-        "reply": decision.reply,
-        "latency_ms": round(statistics.mean(latencies), 1),
-        "latencies_ms": [round(value, 1) for value in latencies],
+        "outcome": run.outcome,
+        "cited": run.cited,
+        "language": run.language,
+        "reason": run.reason or None,
+        "priority": run.priority or None,
+        "reply": run.reply,
+        "latency_ms": round(statistics.mean(run.latencies_ms), 1),
+        "latencies_ms": run.latencies_ms,
     }
 
 
