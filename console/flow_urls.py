@@ -1,6 +1,10 @@
-"""URLs of the console's Flows section, included under /w/<slug>/flows/."""
+"""URLs of the console's Flows section, included under /w/<slug>/flows/.
 
-from django.urls import path
+Each group of the flow's pages has its own URL module (and views module), so they can change
+independently; `templates/routing/_flow_tabs.html` links them all.
+"""
+
+from django.urls import include, path
 
 from console import flow_views as views
 
@@ -8,4 +12,8 @@ urlpatterns = [
     path("", views.flows, name="flows"),
     path("<int:flow_id>/", views.flow_detail, name="flow"),
     path("<int:flow_id>/simulate/", views.flow_simulate, name="flow_simulate"),
+    path("<int:flow_id>/", include("console.flow_settings_urls")),
+    path("<int:flow_id>/", include("console.flow_calibration_urls")),
+    path("<int:flow_id>/rules/", include("console.flow_rules_urls")),
+    path("<int:flow_id>/", include("console.flow_release_urls")),
 ]

@@ -182,3 +182,16 @@ def _simulation(decision: MessageDecision, record: DecisionTrace) -> dict[str, A
         "draft_revision": record.draft_revision,
         "trace": trace_view(decision.trace),
     }
+
+
+@workspace_member_required()
+def flow_page_not_built(
+    request: HttpRequest, membership: Membership, flow_id: int, title: str, tab: str
+) -> HttpResponse:
+    """A flow page whose editor is not built yet says so (the tabs link every page)."""
+    flow = _flow_or_404(membership, flow_id)
+    return render(
+        request,
+        "routing/flow_page_not_built.html",
+        _context(membership, flow=flow, title=title, tab=tab),
+    )

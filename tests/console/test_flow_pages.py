@@ -293,3 +293,21 @@ def test_a_message_with_markup_is_shown_as_text(synced_source, admin, flow, htmx
     assert "<script>alert" not in raw and "<b>reset</b>" not in raw
     assert "&lt;script&gt;alert(&#x27;hi&#x27;)&lt;/script&gt;" in raw
     assert DecisionTrace.objects.get().message == message
+
+
+def test_every_page_of_a_flow_is_linked_from_its_tabs_and_opens_for_every_role(
+    flow, admin, agent, viewer
+):
+    overview = client_for(admin).get(f"/w/acme/flows/{flow.pk}/").content.decode()
+    tabs = overview[
+        overview.index('<nav class="tabs"') : overview.index(
+            "</nav>", overview.index('<nav class="tabs"')
+        )
+    ]
+    links = [part.split('"')[0] for part in tabs.split('href="')[1:]]
+
+    assert len(links) == 8 and links[0] == f"/w/acme/flows/{flow.pk}/"
+    assert 'aria-current="page">Overview<' in tabs
+    for user in (admin, agent, viewer):
+        client = client_for(user)
+        assert [client.get(link).status_code for link in links] == [200] * 8, user
