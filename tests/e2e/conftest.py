@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -84,3 +86,16 @@ def page(browser: Browser) -> Iterator[Page]:
     page.set_default_timeout(10_000)
     yield page
     context.close()
+
+
+# Screenshots of each console page at 1280 px, for reviewers: test artifacts, never committed.
+SCREENSHOTS_DIR = Path(os.environ.get("TEST_ARTIFACTS_DIR", "var/test-artifacts")) / "screenshots"
+
+
+def save_screenshot(page: Page, name: str) -> Path:
+    """A full-page screenshot of what the page shows now, as `<name>.png` in the artifacts
+    folder (TEST_ARTIFACTS_DIR, or var/test-artifacts)."""
+    SCREENSHOTS_DIR.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS_DIR / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
