@@ -3,7 +3,7 @@ from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from config.health import healthz
-from console.apis import WorkspaceDetailApi
+from console.apis import WorkspaceChatWidgetApi, WorkspaceDetailApi
 from conversations.chat_views import chat_page
 from conversations.urls import action_request_api_urlpatterns as action_requests_api
 from conversations.urls import api_urlpatterns as conversations_api
@@ -12,6 +12,7 @@ from routing.urls import api_urlpatterns as routing_api
 
 api_v1: list[URLPattern | URLResolver] = [
     path("workspace/", WorkspaceDetailApi.as_view(), name="workspace"),
+    path("workspace/chat-widget/", WorkspaceChatWidgetApi.as_view(), name="workspace_chat_widget"),
     path("conversations/", include((conversations_api, "conversations"))),
     path("action-requests/", include((action_requests_api, "action_requests"))),
     path("knowledge/", include((knowledge_api, "knowledge"))),

@@ -49,6 +49,13 @@ SECTIONS = (
         "The live inbox of escalated conversations with the AI's handoff brief.",
         built=True,
     ),
+    Section(
+        "chat-widget",
+        "Chat widget",
+        "The hosted chat page, the snippet that puts the chat on your site, and the sites "
+        "allowed to show it.",
+        built=True,
+    ),
     Section("analytics", "Analytics", "Deflection, handoff reasons, CSAT and response times."),
     Section("team", "Team", "Members of this workspace with their roles and tiers.", built=True),
     Section("api-keys", "API keys", "Keys for REST clients of this workspace.", built=True),

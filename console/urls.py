@@ -18,6 +18,7 @@ urlpatterns = [
     path("w/<slug:workspace_slug>/flows/", include("console.flow_urls")),
     path("w/<slug:workspace_slug>/knowledge/", include("console.knowledge_urls")),
     path("w/<slug:workspace_slug>/inbox/", include("console.inbox_urls")),
+    path("w/<slug:workspace_slug>/chat-widget/", include("console.widget_urls")),
     *(
         path(
             f"w/<slug:workspace_slug>/{key}/",

@@ -306,3 +306,24 @@ class ActionRequestEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.request} -> {self.status} by {self.actor_kind}"
+
+
+class ChatWidgetSettings(models.Model):
+    """Where the workspace's chat may be embedded as a widget: the sites (origins such as
+    "https://www.example.com") allowed to frame /chat/<slug>/. Without a row, or with an empty
+    list, no other site may frame it. `conversations.widget` validates the origins."""
+
+    workspace = models.OneToOneField(
+        Workspace, on_delete=models.CASCADE, related_name="chat_widget_settings"
+    )
+    allowed_origins = models.JSONField(default=list, blank=True)  # normalised, in the admin's order
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        verbose_name_plural = "chat widget settings"
+
+    def __str__(self) -> str:
+        return f"Chat widget of {self.workspace}"

@@ -17,6 +17,24 @@
   const errorLine = document.getElementById("chat-error");
 
   const tokenKey = `support-chat:${root.dataset.workspace}:token`;
+  // A browser that refuses storage (a third-party frame, a private window) must not stop the
+  // chat: the conversation then lasts as long as the page (embedded.js may offer a stand-in).
+  const tokenStore = {
+    get() {
+      try {
+        return localStorage.getItem(tokenKey);
+      } catch {
+        return null;
+      }
+    },
+    set(token) {
+      try {
+        localStorage.setItem(tokenKey, token);
+      } catch {
+        // kept in memory only: see above
+      }
+    },
+  };
   const IDENTITY_PARAMS = ["user_id", "user_hash", "name", "email", "plan", "attributes"];
   const BACKOFF_MAX_MS = 15000;
 
@@ -30,7 +48,7 @@
   function socketUrl() {
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
     const params = new URLSearchParams();
-    const token = localStorage.getItem(tokenKey);
+    const token = tokenStore.get();
     if (token) params.set("token", token);
     // The embedding page passes the company's signed identity through the chat page's URL.
     const pageParams = new URLSearchParams(location.search);
@@ -61,7 +79,7 @@
   const handlers = {
     welcome(frame) {
       attempt = 0;
-      localStorage.setItem(tokenKey, frame.token);
+      tokenStore.set(frame.token);
       if (conversationId !== null && conversationId !== frame.conversation_id) {
         // The old token was refused: this is a new conversation, the old transcript is gone.
         list.replaceChildren();
