@@ -9,9 +9,12 @@ here, not by whoever asks (the offline matcher, a model's tool call, an agent, t
 Lifecycle (conversations.models.ActionRequestStatus): requested -> suggested / pending /
 approved -> rejected / expired, or approved -> executed / failed. Every step is an
 ActionRequestEvent with who took it. The customer is told when a request waits for the team and
-how it ended (system event lines in the chat); a suggestion is for agents only, so the customer
-hears of it only if an agent approves it. Agents get an `inbox.conversation` event
-(change "action_request") on every step. Broadcasts and the webhook wait for the commit.
+how it ended (system event lines in the chat, replayed on resume), and their chat gets a typed
+`{"type": "action", "action": {"id", "name", "status"}}` event at each step they can see
+(pending, approved, and then executed / failed, or rejected / expired); a suggestion is for
+agents only, so the customer hears of it only if an agent approves it. Agents get an
+`inbox.conversation` event (change "action_request") on every step. Broadcasts and the webhook
+wait for the commit.
 """
 
 from __future__ import annotations
@@ -42,7 +45,11 @@ from conversations.models import (
     MessageKind,
     Sender,
 )
-from conversations.realtime import inbox_broadcast, message_broadcast
+from conversations.realtime import (
+    conversation_event_broadcast,
+    inbox_broadcast,
+    message_broadcast,
+)
 from conversations.serializers import action_request_json, message_json
 from routing.action_parameters import parameters_validate
 from routing.actions import action_parameters_validate
@@ -73,6 +80,15 @@ APPROVER_LABELS = {
     "agent:1": "tier-1 agents",
     "viewer": "viewers",
 }
+# The steps the customer's chat gets an "action" event for. A request the customer was never
+# told of (a suggestion) is announced only once approved, and its rejection or expiry not at all.
+CUSTOMER_ANNOUNCED_STATUSES = (
+    ActionRequestStatus.PENDING,
+    ActionRequestStatus.APPROVED,
+    ActionRequestStatus.EXECUTED,
+    ActionRequestStatus.FAILED,
+)
+CUSTOMER_ANNOUNCED_ENDINGS = (ActionRequestStatus.REJECTED, ActionRequestStatus.EXPIRED)
 
 
 class ActionRequestStateError(Exception):
@@ -372,23 +388,43 @@ def action_request_outcome_record(*, request_id: int, result: Mapping[str, Any])
 # --- the offline flow's proposal -------------------------------------------------------------
 
 
-def action_request_propose(*, conversation: Conversation, message: Message) -> ActionRequest | None:
-    """Called by the reply job after it stored the AI's answer or handoff: when the customer's
-    message matches an action's example phrasings, request it as the AI, with the parameters
-    the message gives plainly (an email address, a listed value; the message as the reason).
-    The rest is left to the agent. Never fails the reply: a refused proposal is logged."""
-    match = action_match_detail(workspace=conversation.workspace, text=message.text)
-    if match is None:
-        return None
+def action_request_propose(
+    *, conversation: Conversation, message: Message, proposed: Mapping[str, Any] | None = None
+) -> ActionRequest | None:
+    """Called by the reply job after it stored the AI's answer or handoff. `proposed` is the
+    action the flow's LLM asked for by a tool call (routing.pipeline.MessageDecision.action_call,
+    {"key": ..., "parameters": {...}}): request it as the AI with the model's parameters.
+    Without one, when the customer's message matches an action's example phrasings, request that
+    action with the parameters the message gives plainly (an email address, a listed value; the
+    message as the reason). Either way action_request_create applies the action's policy and
+    checks the parameters as for any request made by the AI (left out: the agent fills them in;
+    bad: refused). Never fails the reply: a refused proposal is logged."""
+    if proposed is not None:
+        # The model's output: anything may be in it, so nothing is trusted but the lookup.
+        key = proposed.get("key") if isinstance(proposed, Mapping) else None
+        action = (
+            Action.objects.filter(workspace_id=conversation.workspace_id, key=key).first()
+            if isinstance(key, str)
+            else None
+        )
+        if action is None:
+            logger.info("Proposed action %.60r is not an action of this workspace", key)
+            return None
+        parameters = proposed.get("parameters", {})
+    else:
+        match = action_match_detail(workspace=conversation.workspace, text=message.text)
+        if match is None:
+            return None
+        action, parameters = match.action, parameters_from_text(match.action, message.text)
     try:
         return action_request_create(
             conversation=conversation,
-            action=match.action,
-            parameters=parameters_from_text(match.action, message.text),
+            action=action,
+            parameters=parameters,
             requested_by_ai=True,
         )
     except ValidationError as error:
-        logger.info("Proposed action %s refused: %s", match.action.key, error.messages)
+        logger.info("Proposed action %s refused: %s", action.key, error.messages)
         return None
 
 
@@ -488,12 +524,15 @@ def _transition(
 ) -> None:
     """Move the (locked) request to `status`, log it, tell the customer (`customer_text`, or
     by default what a pending request's customer reads) and the agents, after commit."""
+    previous = request.status
     request.status = status
     request.save(update_fields=["status", "updated_at"])
     _event_record(request, status, kind=kind, actor=actor, role=role, note=note)
     if customer_text is None:
         customer_text = _customer_text(request, "pending") if status == "pending" else ""
     message = _customer_tell(request, customer_text) if customer_text else None
+    if _customer_sees(status, previous=previous):
+        _customer_action_broadcast(request)
     if request.conversation is not None:
         details: dict[str, Any] = {"action_request": action_request_json(request)}
         if message is not None:
@@ -528,6 +567,38 @@ def _customer_tell(request: ActionRequest, text: str) -> Message | None:
     )
     message_broadcast(message, to_inbox=False)  # the agents hear of it in the inbox event
     return message
+
+
+def _customer_sees(status: str, *, previous: str) -> bool:
+    if status in CUSTOMER_ANNOUNCED_STATUSES:
+        return True
+    return status in CUSTOMER_ANNOUNCED_ENDINGS and previous == ActionRequestStatus.PENDING
+
+
+def _customer_action_broadcast(request: ActionRequest) -> None:
+    """The chat's typed event for the request's new status. Only what the customer may know:
+    never the parameters (the AI may have filled some in from other messages, an agent may have
+    corrected them), notes, approvers or the webhook's answer."""
+    if request.conversation_id is None:
+        return
+    conversation_event_broadcast(
+        conversation_id=request.conversation_id,
+        event={
+            "type": "action",
+            "action": {
+                "id": request.pk,
+                "name": customer_action_name(request.action),
+                "status": str(request.status),
+            },
+        },
+    )
+
+
+def customer_action_name(action: Action) -> str:
+    """What the customer's chat calls the action: "Refund request", or an admin's own action's
+    name."""
+    asked = CUSTOMER_WORDING.get(action.key, (action.name, ""))[0]
+    return asked[:1].upper() + asked[1:]
 
 
 def _customer_text(request: ActionRequest, moment: str) -> str:

@@ -7,9 +7,11 @@ from typing import Any
 
 from django.db.models import (
     Case,
+    Exists,
     IntegerField,
     OuterRef,
     Prefetch,
+    Q,
     QuerySet,
     Subquery,
     Value,
@@ -23,6 +25,7 @@ from conversations.models import (
     HUMAN_OWNED_STATUSES,
     ActionRequest,
     ActionRequestEvent,
+    ActionRequestStatus,
     Conversation,
     Customer,
     Handoff,
@@ -186,9 +189,10 @@ def inbox_conversations(
     unassigned: bool = False,
     language: str | None = None,
 ) -> QuerySet[Conversation]:
-    """The agents' inbox: the conversations that need a human (waiting or assigned) unless
-    `status` picks one, in `conversation_list`'s order, each annotated with `wants` (the latest
-    handoff brief's) and `last_customer_text` (the customer's latest message), for the list."""
+    """The agents' inbox: the conversations that need a human (waiting or assigned, or with an
+    AI action request waiting for an agent's decision while the AI still talks) unless `status`
+    picks one, in `conversation_list`'s order, each annotated with `wants` (the latest handoff
+    brief's), `last_customer_text` (the customer's latest message) and `actions_waiting`."""
     conversations = conversation_list(
         workspace=workspace,
         status=status,
@@ -198,8 +202,17 @@ def inbox_conversations(
         unassigned=unassigned,
         language=language,
     )
+    actions_waiting = Exists(
+        ActionRequest.objects.filter(
+            conversation=OuterRef("pk"),
+            status__in=(ActionRequestStatus.PENDING, ActionRequestStatus.SUGGESTED),
+        )
+    )
+    conversations = conversations.annotate(actions_waiting=actions_waiting)
     if not status:
-        conversations = conversations.filter(status__in=HUMAN_OWNED_STATUSES)
+        conversations = conversations.filter(
+            Q(status__in=HUMAN_OWNED_STATUSES) | Q(actions_waiting=True)
+        )
     latest_handoff = Handoff.objects.filter(conversation=OuterRef("pk")).order_by("-id")
     latest_customer_message = Message.objects.filter(
         conversation=OuterRef("pk"), sender=Sender.CUSTOMER, kind=MessageKind.TEXT

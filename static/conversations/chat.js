@@ -109,6 +109,9 @@
     message(frame) {
       showMessage(frame.message);
     },
+    action(frame) {
+      showRequest(frame.action);
+    },
     reply_delta(frame) {
       showReplyPiece(frame.reply_to, frame.text);
     },
@@ -172,6 +175,30 @@
     if (shownPending) shownPending.replaceWith(element);
     else if (streamed) streamed.replaceWith(element);
     else append(element);
+  }
+
+  // One line per request the customer was told of, keyed by id: the latest status wins. The
+  // system lines in the log say the same for screen readers, so this list is not announced.
+  const REQUEST_STATES = {
+    pending: "waiting for approval",
+    approved: "approved, in progress",
+    executed: "done",
+    failed: "could not be completed",
+    rejected: "declined",
+    expired: "expired",
+  };
+  function showRequest(action) {
+    if (!action || !REQUEST_STATES[action.status]) return;
+    const requests = document.getElementById("chat-requests");
+    let item = requests.querySelector(`[data-action-id="${CSS.escape(String(action.id))}"]`);
+    if (!item) {
+      item = document.createElement("li");
+      item.dataset.actionId = String(action.id);
+      requests.append(item);
+    }
+    item.className = `chat__request chat__request--${action.status}`;
+    item.textContent = `${action.name}: ${REQUEST_STATES[action.status]}`;
+    requests.hidden = false;
   }
 
   // The AI's reply as the model writes it: provisional, so hidden from screen readers, which

@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from asgiref.sync import sync_to_async
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
@@ -21,10 +22,12 @@ from console.realtime import workspace_group_name
 from console.services import membership_set
 from conversations.action_matching import action_match
 from conversations.action_requests import (
+    action_request_approve,
     action_request_create,
     action_request_execute,
     action_request_outcome_record,
     action_request_propose,
+    action_request_reject,
     action_requests_expire,
 )
 from conversations.models import (
@@ -39,6 +42,7 @@ from conversations.realtime import conversation_group_name
 from conversations.selectors import messages_after
 from conversations.services import conversation_start
 from routing.actions import (
+    action_create,
     action_templates_install,
     action_update,
     action_webhook_secret_get_or_create,
@@ -48,6 +52,7 @@ from routing.selectors import may_approve
 from routing.webhooks import webhook_verify
 from tests.conftest import client_for, make_user
 from tests.conversations.conftest import key_client, session_client
+from tests.conversations.test_chat_consumer import chat as chat_socket
 from tests.conversations.test_realtime import Listener
 from tests.routing.fake_backend import Reply
 
@@ -440,6 +445,201 @@ def test_the_reply_job_requests_a_matched_action_for_an_agent_to_complete(
     assert fake_backend.received == []
 
 
+# --- what the customer's chat is sent ---------------------------------------------------------
+
+
+def action_frames(chat: Listener) -> list[dict[str, Any]]:
+    return [event for event in chat.events() if event["type"] == "action"]
+
+
+def statuses(frames: list[dict[str, Any]]) -> list[str]:
+    return [frame["action"]["status"] for frame in frames]
+
+
+def test_the_chat_gets_a_typed_event_for_each_step_with_nothing_internal_in_it(
+    api, admin, actions, conversation, fake_backend, after_commit
+):
+    chat = Listener(conversation_group_name(conversation.pk))
+    with after_commit():
+        created = ask(api, conversation, "issue_refund", {**REFUND, "reason": "Charged twice"})
+        approve(session_client(admin), created.json()["id"], {"amount": 25})
+
+    frames = action_frames(chat)
+    assert frames == [
+        {
+            "type": "action",
+            "action": {"id": created.json()["id"], "name": "Refund request", "status": status},
+        }
+        for status in ("pending", "approved", "executed")
+    ]
+    sent = json.dumps(frames)
+    for secret in ("Charged twice", "25", "EUR", "Alice", "admin@", fake_backend.url, "HTTP 200"):
+        assert secret not in sent
+
+
+def test_the_chat_hears_of_a_failure(api, admin, actions, conversation, fake_backend, after_commit):
+    fake_backend.script(Reply(status=400, body=b'{"error": "no such payment"}'))
+    chat = Listener(conversation_group_name(conversation.pk))
+    with after_commit():
+        created = ask(api, conversation, "issue_refund", REFUND)
+        approve(session_client(admin), created.json()["id"])
+
+    frames = action_frames(chat)
+    assert statuses(frames) == ["pending", "approved", "failed"]
+    assert "no such payment" not in json.dumps(frames)
+
+
+def test_the_chat_hears_of_a_rejection_but_not_its_note(
+    api, admin, actions, conversation, after_commit
+):
+    chat = Listener(conversation_group_name(conversation.pk))
+    with after_commit():
+        created = ask(api, conversation, "issue_refund", REFUND)
+        session_client(admin).post(
+            f"{REQUESTS}{created.json()['id']}/reject/", {"note": "Fraud suspected"}
+        )
+
+    frames = action_frames(chat)
+    assert statuses(frames) == ["pending", "rejected"]
+    assert "Fraud suspected" not in json.dumps(frames)
+
+
+def test_the_chat_hears_of_an_expiry(api, actions, conversation, after_commit):
+    chat = Listener(conversation_group_name(conversation.pk))
+    with after_commit():
+        ask(api, conversation, "issue_refund", REFUND)
+        action_requests_expire(now=timezone.now() + timedelta(hours=25))
+
+    assert statuses(action_frames(chat)) == ["pending", "expired"]
+
+
+def test_a_suggestion_reaches_the_chat_only_once_approved(
+    actions, conversation, senior, after_commit
+):
+    action_update(action=actions["add_seat"], changes={"policy": ActionPolicy.SUGGEST})
+    chat = Listener(conversation_group_name(conversation.pk))
+
+    def suggest() -> ActionRequest:
+        return action_request_create(
+            conversation=conversation,
+            action=Action.objects.get(key="add_seat"),
+            parameters={"seats": 2},
+            requested_by_ai=True,
+        )
+
+    with after_commit():
+        turned_down = suggest()
+        session_client(senior).post(f"{REQUESTS}{turned_down.pk}/reject/", {"note": "No"})
+        forgotten = suggest()
+        action_requests_expire(now=timezone.now() + timedelta(hours=25))
+    assert action_frames(chat) == []  # never announced: nothing to take back either
+    assert ActionRequest.objects.get(pk=forgotten.pk).status == ActionRequestStatus.EXPIRED
+
+    with after_commit():
+        taken_up = suggest()
+        approve(session_client(senior), taken_up.pk)
+    frames = action_frames(chat)
+    assert statuses(frames) == ["approved", "executed"]
+    assert {frame["action"]["id"] for frame in frames} == {taken_up.pk}
+    assert frames[0]["action"]["name"] == "Request for more seats"
+
+
+def test_an_autonomous_action_shows_approved_then_done(api, actions, conversation, after_commit):
+    chat = Listener(conversation_group_name(conversation.pk))
+    with after_commit():
+        ask(api, conversation, "send_password_reset", {"email": "ana@example.com"})
+
+    frames = action_frames(chat)
+    assert statuses(frames) == ["approved", "executed"]
+    assert frames[0]["action"]["name"] == "Password reset"
+    assert "ana@example.com" not in json.dumps(frames)
+
+
+def test_an_admins_own_action_is_named_as_the_admin_named_it(
+    workspace, api, admin, conversation, fake_backend, after_commit
+):
+    action_create(
+        workspace=workspace,
+        key="extend_trial",
+        name="Extend your trial",
+        description="Give the customer 14 more days of trial.",
+        risk=ActionRisk.WRITE,
+        policy=ActionPolicy.APPROVAL,
+        webhook_url=fake_backend.url,
+        enabled=True,
+    )
+    chat = Listener(conversation_group_name(conversation.pk))
+    with after_commit():
+        ask(api, conversation, "extend_trial", {})
+
+    (frame,) = action_frames(chat)
+    assert frame["action"]["name"] == "Extend your trial"
+    assert frame["action"]["status"] == "pending"
+
+
+def test_a_request_without_a_conversation_sends_no_chat_event(
+    workspace, api, actions, after_commit
+):
+    """An API client may ask for an action outside any conversation: there is no chat to tell."""
+    chat = Listener(conversation_group_name(0))
+    with after_commit():
+        request = action_request_create(
+            conversation=None,
+            action=actions["issue_refund"],
+            parameters=REFUND,
+            requested_by_ai=False,
+        )
+    assert request.status == ActionRequestStatus.PENDING
+    assert chat.events() == []
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_customers_socket_receives_the_action_frames(workspace, admin, fake_backend):
+    """Through the real chat consumer: the customer's browser is sent the pending frame right
+    after the line it explains, then the outcome."""
+    await sync_to_async(_refund_ready)(workspace, fake_backend.url)
+    async with chat_socket() as (socket, welcome):
+        request_id = await sync_to_async(_refund_asked)(welcome["conversation_id"])
+        line = await socket.receive_json_from(timeout=10)
+        pending = await socket.receive_json_from(timeout=10)
+        await sync_to_async(_refund_approved)(request_id, admin)
+        frames = [await socket.receive_json_from(timeout=10) for _ in range(3)]
+
+    assert line["type"] == "message" and line["message"]["text"] == WAITING
+    assert pending == {
+        "type": "action",
+        "action": {"id": request_id, "name": "Refund request", "status": "pending"},
+    }
+    assert [(frame["type"], frame.get("action", {}).get("status")) for frame in frames] == [
+        ("action", "approved"),
+        ("message", None),
+        ("action", "executed"),
+    ]
+    assert frames[1]["message"]["text"] == "Done: your refund was issued."
+
+
+def _refund_ready(workspace, url: str) -> None:
+    enable(action_templates_install(workspace=workspace).actions, url)
+
+
+def _refund_asked(conversation_id: int) -> int:
+    request = action_request_create(
+        conversation=Conversation.objects.get(pk=conversation_id),
+        action=Action.objects.get(key="issue_refund"),
+        parameters={"reason": "I want a refund"},
+        requested_by_ai=True,
+    )
+    return request.pk
+
+
+def _refund_approved(request_id: int, admin: User) -> None:
+    action_request_approve(
+        request=ActionRequest.objects.get(pk=request_id),
+        by=admin,
+        parameters={"amount": 20, "currency": "EUR"},
+    )
+
+
 # --- the inbox -------------------------------------------------------------------------------
 
 
@@ -493,6 +693,108 @@ def test_a_tier1_agent_posting_approve_anyway_is_refused(
     assert response.status_code == 400
     assert "Only admins may approve destructive actions" in html.unescape(response.content.decode())
     assert fake_backend.received == []
+
+
+def inbox_post(user: User, conversation: Conversation, request_id: int, decision: str, **data):
+    return client_for(user).post(
+        f"/w/acme/inbox/{conversation.pk}/action-requests/{request_id}/{decision}/",
+        data,
+        HTTP_HX_REQUEST="true",
+    )
+
+
+@pytest.mark.parametrize(
+    ("posted", "error"),
+    [
+        ("{amount: 20}", 'Write the parameters as JSON, e.g. {"amount": 20}.'),
+        ("[20, 21]", 'Write the parameters as a JSON object, e.g. {"amount": 20}.'),
+        ('{"amount": -5}', "amount: "),
+        ('{"amount": 20, "currency": "EUR", "owner": "mallory"}', "owner: "),
+    ],
+)
+def test_bad_parameters_in_the_inbox_are_refused_and_the_request_still_waits(
+    posted, error, api, admin, actions, conversation, fake_backend, after_commit
+):
+    with after_commit():
+        created = ask(api, conversation, "issue_refund", REFUND)
+        response = inbox_post(
+            admin, conversation, created.json()["id"], "approve", parameters=posted
+        )
+
+    page = html.unescape(response.content.decode())
+    assert response.status_code == 400
+    assert error in page
+    assert ">Approve</button>" in page  # the form is still there to correct it
+    assert status_of(created.json()["id"]) == "pending"
+    assert ActionRequest.objects.get().parameters == REFUND
+    assert fake_backend.received == []
+
+
+def test_a_request_is_decided_only_through_its_own_conversation(
+    api, admin, workspace, actions, conversation, fake_backend, after_commit
+):
+    other = conversation_start(workspace=workspace, customer_data=None)
+    with after_commit():
+        created = ask(api, conversation, "issue_refund", REFUND)
+        through_other = inbox_post(admin, other, created.json()["id"], "approve", parameters="")
+        unknown = inbox_post(admin, conversation, 10**9, "approve", parameters="")
+
+    assert through_other.status_code == 404 and unknown.status_code == 404
+    assert status_of(created.json()["id"]) == "pending"
+    assert fake_backend.received == []
+
+
+def test_a_forged_form_without_htmx_gets_the_page_with_the_refusal(
+    api, agent, actions, conversation, fake_backend, after_commit
+):
+    with after_commit():
+        created = ask(api, conversation, "cancel_subscription", {"when": "immediately"})
+        response = client_for(agent).post(
+            f"/w/acme/inbox/{conversation.pk}/action-requests/{created.json()['id']}/approve/",
+            {"parameters": ""},
+        )
+
+    page = html.unescape(response.content.decode())
+    assert response.status_code == 400
+    assert "Only admins may approve destructive actions in this workspace." in page
+    assert "Waiting for approval by admins." in page
+    assert status_of(created.json()["id"]) == "pending"
+    assert fake_backend.received == []
+
+
+def test_deciding_twice_in_the_inbox_says_it_is_decided_already(
+    api, admin, actions, conversation, fake_backend, after_commit
+):
+    with after_commit():
+        created = ask(api, conversation, "issue_refund", REFUND)
+        inbox_post(admin, conversation, created.json()["id"], "approve", parameters="")
+    with after_commit():
+        again = inbox_post(admin, conversation, created.json()["id"], "approve", parameters="")
+        late_no = inbox_post(admin, conversation, created.json()["id"], "reject", note="Oops")
+
+    for response in (again, late_no):
+        assert response.status_code == 400
+        assert "This request is done: it can no longer be" in response.content.decode()
+    assert status_of(created.json()["id"]) == "executed"
+    assert len(fake_backend.received) == 1
+
+
+def test_a_long_rejection_note_is_kept_short_and_never_reaches_the_customer(
+    api, admin, actions, conversation, after_commit
+):
+    chat = Listener(conversation_group_name(conversation.pk))
+    with after_commit():
+        created = ask(api, conversation, "issue_refund", REFUND)
+        response = inbox_post(
+            admin, conversation, created.json()["id"], "reject", note="<b>x</b>" * 200
+        )
+
+    assert response.status_code == 200
+    note = ActionRequest.objects.get().events.get(status="rejected").note
+    assert len(note) == 500 and note.startswith("<b>x</b>")
+    assert "<b>x</b>" not in response.content.decode()  # escaped in the history
+    said = json.dumps(chat.events())
+    assert "<b>" not in said and "x</b>" not in said
 
 
 # --- property: nothing destructive runs without an allowed approver --------------------------
@@ -662,3 +964,21 @@ def test_an_action_with_requests_on_record_is_disabled_not_deleted(
     response = api.delete(f"/api/v1/routing/actions/{actions['issue_refund'].pk}/")
     assert response.status_code == 400 and "disable it" in response.json()[0]
     assert ActionRequest.objects.filter(action=actions["issue_refund"]).count() == 1
+
+
+def test_a_conversation_the_ai_still_has_is_listed_while_a_request_waits_for_an_agent(
+    api, admin, actions, conversation, fake_backend, after_commit
+):
+    with after_commit():
+        ask(api, conversation, "delete_account", {"reason": "Moving on"})
+    conversation.refresh_from_db()
+    listed_while_waiting = html.unescape(client_for(admin).get("/w/acme/inbox/").content.decode())
+
+    request = ActionRequest.objects.get(conversation=conversation)
+    with after_commit():
+        action_request_reject(request=request, by=admin, note="Not now")
+    listed_after = html.unescape(client_for(admin).get("/w/acme/inbox/").content.decode())
+
+    assert conversation.status == "ai"  # nobody handed it off: the AI still talks
+    assert f'id="conversation-{conversation.pk}"' in listed_while_waiting
+    assert f'id="conversation-{conversation.pk}"' not in listed_after
