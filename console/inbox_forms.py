@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from django import forms
 
 from console.flow_display import language_name
-from conversations.models import ConversationStatus, Priority
+from console.models import User
+from conversations.models import HUMAN_OWNED_STATUSES, ConversationStatus, Priority
 from conversations.services import MESSAGE_MAX_LENGTH
 from routing.flow_settings import SUPPORTED_LANGUAGES
 from routing.models import Queue
@@ -66,6 +69,56 @@ class InboxFilterForm(forms.Form):
         queue_field = self.fields["queue"]
         assert isinstance(queue_field, forms.TypedChoiceField)
         queue_field.choices = [("", "Any queue"), *((q.pk, q.name) for q in queues)]
+
+    def inbox_filter(self, *, agent: User) -> InboxFilter:
+        """What the valid fields ask for, once `is_valid()` has run (`agent` is who "mine" is)."""
+        values = self.cleaned_data
+        return InboxFilter(
+            status=values.get("status") or None,
+            queue_id=values.get("queue"),
+            priority=values.get("priority") or None,
+            assignee=agent if values.get("assignee") == MINE else None,
+            unassigned=values.get("assignee") == UNASSIGNED,
+            language=values.get("language") or None,
+        )
+
+
+@dataclass(frozen=True)
+class InboxFilter:
+    """Which conversations an agent's inbox list shows: `inbox_conversations`'s arguments, and
+    the same test applied to a conversation as a live event summarises it."""
+
+    status: str | None = None
+    queue_id: int | None = None
+    priority: str | None = None
+    assignee: User | None = None
+    unassigned: bool = False
+    language: str | None = None
+
+    @property
+    def narrows(self) -> bool:
+        """Whether any filter is chosen (the list then says "matching the filters")."""
+        chosen = (self.status, self.queue_id, self.priority, self.assignee, self.language)
+        return self.unassigned or any(value is not None for value in chosen)
+
+    def matches(self, conversation: Mapping[str, Any]) -> bool:
+        """Whether the list shows `conversation` (`conversations.serializers.conversation_json`).
+        A summary that lacks a field fails the filters on that field, never raises."""
+        queue = conversation.get("queue") or {}
+        assignee = conversation.get("assignee") or {}
+        status = conversation.get("status")
+        return (
+            (
+                status == self.status
+                if self.status
+                else status in HUMAN_OWNED_STATUSES or bool(conversation.get("actions_waiting"))
+            )
+            and (self.queue_id is None or queue.get("id") == self.queue_id)
+            and (not self.priority or conversation.get("priority") == self.priority)
+            and (self.assignee is None or assignee.get("id") == self.assignee.pk)
+            and (not self.unassigned or not assignee)
+            and (not self.language or conversation.get("language") == self.language)
+        )
 
 
 class ReplyForm(forms.Form):

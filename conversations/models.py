@@ -289,6 +289,10 @@ class ActionRequest(models.Model):
         return self.status in OPEN_ACTION_REQUEST_STATUSES
 
 
+# Requests an agent must decide on: the conversation then shows in the inbox.
+WAITING_ACTION_STATUSES = (ActionRequestStatus.PENDING, ActionRequestStatus.SUGGESTED)
+
+
 class ActionRequestEvent(models.Model):
     """The audit log: one row per step of a request, with who took it. Never changed."""
 

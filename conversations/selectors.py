@@ -23,9 +23,9 @@ from django.db.models.functions import Coalesce
 from console.models import User, Workspace
 from conversations.models import (
     HUMAN_OWNED_STATUSES,
+    WAITING_ACTION_STATUSES,
     ActionRequest,
     ActionRequestEvent,
-    ActionRequestStatus,
     Conversation,
     Customer,
     Handoff,
@@ -82,8 +82,15 @@ def conversation_list(
         conversations = conversations.filter(assignee__isnull=True)
     if language:
         conversations = conversations.filter(language=language)
+    actions_waiting = Exists(
+        ActionRequest.objects.filter(
+            conversation=OuterRef("pk"), status__in=WAITING_ACTION_STATUSES
+        )
+    )
     return conversations.annotate(
-        priority_rank=_PRIORITY_RANK, waiting_since=Coalesce("handed_off_at", "created_at")
+        priority_rank=_PRIORITY_RANK,
+        waiting_since=Coalesce("handed_off_at", "created_at"),
+        actions_waiting=actions_waiting,
     ).order_by("priority_rank", "waiting_since", "id")
 
 
@@ -202,13 +209,6 @@ def inbox_conversations(
         unassigned=unassigned,
         language=language,
     )
-    actions_waiting = Exists(
-        ActionRequest.objects.filter(
-            conversation=OuterRef("pk"),
-            status__in=(ActionRequestStatus.PENDING, ActionRequestStatus.SUGGESTED),
-        )
-    )
-    conversations = conversations.annotate(actions_waiting=actions_waiting)
     if not status:
         conversations = conversations.filter(
             Q(status__in=HUMAN_OWNED_STATUSES) | Q(actions_waiting=True)

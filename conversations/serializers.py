@@ -13,6 +13,7 @@ from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from conversations.models import (
+    WAITING_ACTION_STATUSES,
     ActionRequest,
     ActionRequestEvent,
     Conversation,
@@ -126,12 +127,17 @@ class ConversationSerializer(serializers.ModelSerializer[Conversation]):
         help_text="The published flow version that decided the last AI reply.",
     )
     tags = serializers.ListField(child=serializers.CharField())
+    actions_waiting = serializers.SerializerMethodField(
+        help_text="Whether an AI action request waits for an agent's decision (it then shows "
+        "in the inbox even while the AI has the conversation)."
+    )
 
     class Meta:
         model = Conversation
         fields: tuple[str, ...] = (
             "id",
             "status",
+            "actions_waiting",
             "priority",
             "queue",
             "assignee",
@@ -148,6 +154,13 @@ class ConversationSerializer(serializers.ModelSerializer[Conversation]):
             "created_at",
             "updated_at",
         )
+
+    def get_actions_waiting(self, conversation: Conversation) -> bool:
+        # Lists annotate it (conversations.selectors.conversation_list); a single one asks.
+        annotated = getattr(conversation, "actions_waiting", None)
+        if annotated is not None:
+            return bool(annotated)
+        return conversation.action_requests.filter(status__in=WAITING_ACTION_STATUSES).exists()
 
 
 class ActionRequestEventSerializer(serializers.ModelSerializer[ActionRequestEvent]):

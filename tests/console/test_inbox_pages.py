@@ -80,7 +80,7 @@ def test_inbox_is_a_built_section_listing_conversations_that_need_a_human(
     assert "Waiting for an agent" in row and "Unassigned" in row and "Normal" in row
     assert f'id="conversation-{still_with_ai.pk}"' not in page
     # The list is live: it listens on the console's socket and announces what changes.
-    assert 'ws-connect="/ws/w/acme/live/"' in page
+    assert 'ws-connect="/ws/w/acme/live/?list=inbox&shown=' in page
     assert 'id="inbox-list" class="results" aria-live="polite"' in page
 
 
