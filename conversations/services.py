@@ -358,8 +358,11 @@ def _decision_store(
     conversation.save(update_fields=REPLY_FIELDS)
     _reply_broadcast(reply, handoff)
     if decision.outcome in ("answer", "handoff"):
-        # The offline flow's action proposal; the request service applies the action's policy.
-        action_request_propose(conversation=conversation, message=message)
+        # The LLM's tool call, or else the offline phrasing match; either is only a proposal:
+        # the request service applies the action's policy.
+        action_request_propose(
+            conversation=conversation, message=message, proposed=decision.action_call
+        )
     return ReplyResult(message=reply, handoff=handoff)
 
 

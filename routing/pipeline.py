@@ -5,6 +5,10 @@ RuleRouter -> built-in guards (human request, sentiment, AI turns, confidence) -
 (the offline GroundedComposer, or the LLM) -> GroundednessGuard (LLM replies) -> an answer with
 sources, or the fallback and a handoff with a reason and a brief for the agent.
 
+An LLM generator is offered the workspace's usable AI actions as tools; the action it calls is
+the decision's `action_call`, a proposal that conversations.action_requests checks against the
+action's policy like any request. The offline flow proposes by example phrasings instead.
+
 Each stage is a Haystack component. They run in order here rather than as one
 `haystack.Pipeline`: the flow branches after almost every stage (a rule fires, a guard hands off,
 the generator fails) and those branches read plainer as Python than as router conditions. Every
@@ -25,17 +29,23 @@ from django.utils import timezone
 from haystack import Document
 
 from knowledge.selectors import SearchHit, knowledge_search, query_coverage
+from routing.action_parameters import empty_parameter_schema
 from routing.components.grounded_composer import GroundedComposer
 from routing.components.groundedness_guard import GroundednessGuard
 from routing.components.handoff_brief_writer import HandoffBriefWriter
 from routing.components.language_detector import LanguageDetector
-from routing.components.llm_answer_generator import LLMAnswerGenerator
+from routing.components.llm_answer_generator import (
+    ACTION_CALL_WITHOUT_REPLY,
+    ActionTool,
+    LLMAnswerGenerator,
+)
 from routing.components.llm_brief_writer import LLMHandoffBriefWriter
 from routing.components.rule_router import RuleRouter
 from routing.components.sentiment_scorer import SentimentScorer
 from routing.confidence import retrieval_confidence
 from routing.flow_settings import FlowSettings, GeneratorSettings
 from routing.models import FlowVersion
+from routing.selectors import usable_actions_of_workspace
 
 PASSAGES_FOR_ANSWER = 3
 
@@ -65,6 +75,9 @@ class MessageDecision:
     trace: dict[str, Any] = field(default_factory=dict)
     brief: dict[str, Any] = field(default_factory=dict)  # handoffs: what the agent needs to know
     tags: list[str] = field(default_factory=list)  # from rules whose action is "tag"
+    # The action the LLM asked for by a tool call, {"key": ..., "parameters": {...}}: only a
+    # proposal, for conversations.action_requests.action_request_propose to check and request.
+    action_call: dict[str, Any] | None = None
 
 
 class _Trace:
@@ -171,9 +184,21 @@ def flow_message_decide(
     queues = [queue["name"] for queue in version.snapshot.get("queues", [])]
     tags = routed["tags"]
 
-    def handoff(reason: str, priority: str = "normal", queue: str = "") -> MessageDecision:
+    def handoff(
+        reason: str,
+        priority: str = "normal",
+        queue: str = "",
+        *,
+        action_call: dict[str, Any] | None = None,
+        passing_on: bool = False,
+    ) -> MessageDecision:
+        # `passing_on`: the AI did not fail to find an answer, it asked for an action and wrote
+        # nothing, so the customer hears "I'm passing you to a member of our team", not "I don't
+        # have that exact information".
         texts = (
-            settings.fallback_messages if reason == "low_confidence" else settings.handoff_messages
+            settings.fallback_messages
+            if reason == "low_confidence" and not passing_on
+            else settings.handoff_messages
         )
         reply = texts.get(language) or texts[settings.default_language]
         brief = trace.run(
@@ -190,6 +215,7 @@ def flow_message_decide(
             trace=trace.data,
             brief=brief,
             tags=tags,
+            action_call=action_call,
         )
 
     action = routed["action"]
@@ -219,6 +245,7 @@ def flow_message_decide(
         generator = _llm_generator(
             settings.generator, settings.guardrail_prompt, version.flow.workspace.name
         )
+        tools = action_tools(workspace_id)
         composed = trace.run(
             "answer",
             lambda: generator.run(
@@ -226,10 +253,16 @@ def flow_message_decide(
                 documents=documents,
                 language=language,
                 streaming_callback=streaming_callback,
+                tools=tools,
             ),
         )
+    # Kept whatever becomes of the text: the customer asked for the action either way, and the
+    # request service, not this flow, decides whether it may run.
+    action_call = composed.get("action_call")
     if not composed["answered"]:
-        return handoff("low_confidence")
+        # A tool call without a reply: a person takes the conversation, with the request.
+        only_called = composed["error"] == ACTION_CALL_WITHOUT_REPLY
+        return handoff("low_confidence", action_call=action_call, passing_on=only_called)
     # The offline composer only quotes the passages, so its reply is grounded by construction;
     # a generated reply (LLM) must pass the guard.
     if settings.generator.kind != "grounded":
@@ -237,7 +270,7 @@ def flow_message_decide(
             "groundedness", lambda: _guard().run(reply=composed["reply"], documents=documents)
         )
         if not checked["grounded"]:
-            return handoff("low_confidence")
+            return handoff("low_confidence", action_call=action_call)
     return MessageDecision(
         outcome="answer",
         reply=composed["reply"],
@@ -245,7 +278,27 @@ def flow_message_decide(
         citations=composed["citations"],
         trace=trace.data,
         tags=tags,
+        action_call=action_call,
     )
+
+
+def action_tools(workspace_id: int) -> list[ActionTool]:
+    """The actions the LLM may ask for, as tools: one query per message. When there are none,
+    the request offers no tools at all."""
+    return [
+        ActionTool(
+            key=action.key,
+            description=action.description,
+            parameters=action.parameters or empty_parameter_schema(),
+            example_phrasings=_phrasings(action.example_phrasings),
+        )
+        for action in usable_actions_of_workspace(workspace_id=workspace_id)
+    ]
+
+
+def _phrasings(value: Any) -> tuple[str, ...]:
+    # A JSON field: a row written around routing.actions may hold anything.
+    return tuple(item for item in value if isinstance(item, str)) if isinstance(value, list) else ()
 
 
 def _confidence_stage(

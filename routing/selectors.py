@@ -9,6 +9,7 @@ from routing.flow_settings import FlowSettings
 from routing.models import (
     Action,
     ActionApprovalPolicy,
+    ActionPolicy,
     ActionRisk,
     DecisionTrace,
     FlowVersion,
@@ -85,6 +86,16 @@ def actions_of_workspace(*, workspace: Workspace) -> QuerySet[Action]:
 
 def action_of_workspace(*, workspace: Workspace, action_id: int) -> Action | None:
     return actions_of_workspace(workspace=workspace).filter(pk=action_id).first()
+
+
+def usable_actions_of_workspace(*, workspace_id: int) -> QuerySet[Action]:
+    """The actions the AI may ask for: enabled, and of a policy other than never. An LLM flow
+    offers them to the model as tools."""
+    return (
+        Action.objects.filter(workspace_id=workspace_id, enabled=True)
+        .exclude(policy=ActionPolicy.NEVER)
+        .order_by("name", "id")
+    )
 
 
 def action_approval_policies_of_workspace(*, workspace: Workspace) -> list[ActionApprovalPolicy]:

@@ -3,6 +3,13 @@
 It speaks the wire protocol of `POST /v1/chat/completions`, plain and streamed (server-sent
 events), so the code under test runs its real HTTP client against it. Each test scripts the reply
 (a text, or a function of the request body) or a failure, and reads back what was sent.
+
+A reply to a request that offers tools may also carry tool calls (`tool_calls`: a list, or a
+function of the request body, of {"name": ..., "arguments": {...}}; a string as arguments is sent
+as it is, e.g. broken JSON). Like a real model, the fake calls nothing when no tools are offered
+(the brief writer's requests, a workspace without actions).
+Streamed, they arrive as OpenAI sends them: `tool_calls` deltas with the call's index, id and
+name first, then its arguments in pieces.
 """
 
 from __future__ import annotations
@@ -16,7 +23,10 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-FAILURES = ("", "http_500", "garbage", "empty", "slow")
+# "no_tools": a model without tool support, refusing (HTTP 400, as Ollama does) a request that
+# offers tools.
+FAILURES = ("", "http_500", "garbage", "empty", "slow", "no_tools")
+ToolCalls = list[dict[str, Any]]
 CHAT_PATHS = ("/v1/chat/completions", "/chat/completions")
 
 
@@ -33,6 +43,7 @@ class FakeOpenAI:
 
     def __init__(self) -> None:
         self.reply: str | Callable[[dict[str, Any]], str] = "Hello from the fake model."
+        self.tool_calls: ToolCalls | Callable[[dict[str, Any]], ToolCalls] = []
         self.failure = ""
         # How long "slow" makes the client wait; longer than any timeout the tests use.
         self.slow_seconds = 10.0
@@ -70,6 +81,14 @@ class FakeOpenAI:
     def reply_for(self, body: dict[str, Any]) -> str:
         return self.reply(body) if callable(self.reply) else self.reply
 
+    def tool_calls_for(self, body: dict[str, Any]) -> ToolCalls:
+        return self.tool_calls(body) if callable(self.tool_calls) else self.tool_calls
+
+    @property
+    def last_tools(self) -> list[dict[str, Any]]:
+        """The tools offered in the last request, as sent ([] when none were)."""
+        return list(self.requests[-1].get("tools") or [])
+
     def wait_slowly(self) -> None:
         self._stopping.wait(self.slow_seconds)
 
@@ -99,17 +118,22 @@ def _handler_for(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 error = {"error": {"message": "The model crashed", "type": "server_error"}}
                 self._send(500, "application/json", json.dumps(error).encode())
                 return
+            if failure == "no_tools" and body.get("tools"):
+                error = {"error": {"message": "fake-model does not support tools"}}
+                self._send(400, "application/json", json.dumps(error).encode())
+                return
             model = str(body.get("model") or "fake-model")
+            calls = _wire_tool_calls(fake.tool_calls_for(body) if body.get("tools") else [])
             if body.get("stream"):
-                self._stream(model, fake.reply_for(body), failure)
+                self._stream(model, fake.reply_for(body), calls, failure)
                 return
             if failure == "garbage":
                 self._send(200, "application/json", b"<html>502 Bad Gateway</html>")
                 return
-            completion = _completion(model, fake.reply_for(body), empty=failure == "empty")
+            completion = _completion(model, fake.reply_for(body), calls, empty=failure == "empty")
             self._send(200, "application/json", json.dumps(completion).encode())
 
-        def _stream(self, model: str, text: str, failure: str) -> None:
+        def _stream(self, model: str, text: str, calls: list[dict[str, Any]], failure: str) -> None:
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
             self.send_header("Cache-Control", "no-cache")
@@ -124,7 +148,18 @@ def _handler_for(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
             self._event(json.dumps(_chunk(model, {"role": "assistant", "content": ""})))
             for piece in pieces:
                 self._event(json.dumps(_chunk(model, {"content": piece})))
-            self._event(json.dumps(_chunk(model, {}, finish_reason="stop")))
+            if failure == "empty":
+                calls = []
+            for index, call in enumerate(calls):
+                function = call["function"]
+                start = {"index": index, "id": call["id"], "type": "function"}
+                start["function"] = {"name": function["name"], "arguments": ""}
+                self._event(json.dumps(_chunk(model, {"tool_calls": [start]})))
+                for piece in _pieces(function["arguments"], fake.chunk_chars):
+                    delta = {"index": index, "function": {"arguments": piece}}
+                    self._event(json.dumps(_chunk(model, {"tool_calls": [delta]})))
+            finish_reason = "tool_calls" if calls else "stop"
+            self._event(json.dumps(_chunk(model, {}, finish_reason=finish_reason)))
             self._event("[DONE]")
 
         def _event(self, data: str) -> None:
@@ -148,11 +183,36 @@ def _pieces(text: str, size: int) -> list[str]:
     return [text[start : start + size] for start in range(0, len(text), size)]
 
 
-def _completion(model: str, text: str, *, empty: bool) -> dict[str, Any]:
+def _wire_tool_calls(calls: ToolCalls) -> list[dict[str, Any]]:
+    """The scripted calls as OpenAI sends them: arguments as a JSON string."""
+    return [
+        {
+            "id": f"call_{index}",
+            "type": "function",
+            "function": {
+                "name": call["name"],
+                "arguments": (
+                    call["arguments"]
+                    if isinstance(call["arguments"], str)
+                    else json.dumps(call["arguments"])
+                ),
+            },
+        }
+        for index, call in enumerate(calls)
+    ]
+
+
+def _completion(
+    model: str, text: str, calls: list[dict[str, Any]], *, empty: bool
+) -> dict[str, Any]:
+    # A model that only calls a tool sends no content (null), as OpenAI does.
+    message: dict[str, Any] = {"role": "assistant", "content": text if text or not calls else None}
+    if calls:
+        message["tool_calls"] = calls
     choice = {
         "index": 0,
-        "message": {"role": "assistant", "content": text},
-        "finish_reason": "stop",
+        "message": message,
+        "finish_reason": "tool_calls" if calls else "stop",
         "logprobs": None,
     }
     return {
