@@ -29,7 +29,10 @@ SECTIONS = (
         built=True,
     ),
     Section(
-        "rules", "Rules", "Ordered routing rules and queues that decide when a human takes over."
+        "rules",
+        "Rules",
+        "Ordered routing rules and queues that decide when a human takes over.",
+        built=True,
     ),
     Section(
         "knowledge",

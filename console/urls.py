@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from console import views
+from console import flow_rules_views, views
 from console.navigation import NOT_BUILT_KEYS
 
 app_name = "console"
@@ -16,6 +16,7 @@ urlpatterns = [
         name="api_key_revoke",
     ),
     path("w/<slug:workspace_slug>/flows/", include("console.flow_urls")),
+    path("w/<slug:workspace_slug>/rules/", flow_rules_views.rules_section, name="rules"),
     path("w/<slug:workspace_slug>/knowledge/", include("console.knowledge_urls")),
     path("w/<slug:workspace_slug>/inbox/", include("console.inbox_urls")),
     path("w/<slug:workspace_slug>/chat-widget/", include("console.widget_urls")),
