@@ -45,6 +45,7 @@ SECTIONS = (
         "actions",
         "Actions",
         "AI actions with their risk, policy and approvers, and the audit log of every request.",
+        built=True,
     ),
     Section(
         "inbox",
@@ -62,6 +63,12 @@ SECTIONS = (
     Section("analytics", "Analytics", "Deflection, handoff reasons, CSAT and response times."),
     Section("team", "Team", "Members of this workspace with their roles and tiers.", built=True),
     Section("api-keys", "API keys", "Keys for REST clients of this workspace.", built=True),
+    Section(
+        "audit",
+        "Audit log",
+        "Who changed which setting, rule, queue, action or role, when, and the old and new value.",
+        built=True,
+    ),
 )
 
 NOT_BUILT_KEYS = tuple(section.key for section in SECTIONS if not section.built)

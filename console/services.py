@@ -6,11 +6,14 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from console.audit import Change, audit_record
 from console.models import ApiKey, Membership, Role, User, Workspace
 from console.selectors import api_key_digest
 
@@ -57,6 +60,168 @@ def membership_set(
         workspace=workspace, user=user, defaults={"role": role, "tier": tier}
     )
     return membership
+
+
+# --- the team: invite, change a role, remove -------------------------------------------------
+
+EMAIL_MAX_LENGTH = 254
+PERSON_NAME_MAX_LENGTH = 150
+
+
+class MemberChangedError(ValidationError):
+    """The membership was changed or removed by someone else since the editor loaded it."""
+
+
+@transaction.atomic
+def member_invite(
+    *,
+    workspace: Workspace,
+    email: str,
+    role: Role | str,
+    tier: int | None = None,
+    name: str = "",
+    password: str = "",
+    by: User | None = None,
+) -> Membership:
+    """Add a person to the workspace with a role (and tier, for agents). Someone without an
+    account gets one with `password` as their initial password; someone who has one (through
+    another workspace) keeps theirs. The password is checked either way, so the answer never
+    tells an admin whether an address has an account elsewhere."""
+    email = _email_checked(email)
+    name = name.strip()
+    if len(name) > PERSON_NAME_MAX_LENGTH:
+        raise ValidationError({"name": f"At most {PERSON_NAME_MAX_LENGTH} characters."})
+    role, tier = _role_checked(role, tier)
+    try:
+        validate_password(password, user=User(email=email, name=name))
+    except ValidationError as error:
+        raise ValidationError({"password": error.messages}) from None
+    user = User.objects.filter(email__iexact=email).first()
+    if user is not None and Membership.objects.filter(workspace=workspace, user=user).exists():
+        raise ValidationError({"email": f"{email} is already a member of this workspace."})
+    if user is None:
+        try:
+            with transaction.atomic():
+                user = User.objects.create_user(email=email, password=password, name=name)
+        except IntegrityError:  # the same address added at the same moment by someone else
+            raise ValidationError(
+                {"email": f"{email} was just added by someone else; reload the page."}
+            ) from None
+    membership = membership_set(workspace=workspace, user=user, role=role, tier=tier)
+    _member_audit(membership, by=by, old=None, new=membership.role_label)
+    return membership
+
+
+@transaction.atomic
+def member_role_set(
+    *,
+    membership: Membership,
+    role: Role | str,
+    tier: int | None = None,
+    by: User | None = None,
+    expected: tuple[str, int | None] | None = None,
+) -> Membership:
+    """Change a member's role and tier. The last admin stays an admin, so that somebody can
+    still manage the workspace. With `expected` (the role and tier the editor loaded), a change
+    someone else saved in between is not overwritten: MemberChangedError."""
+    role, tier = _role_checked(role, tier)
+    admin_ids = _admin_ids_locked(membership.workspace_id)
+    locked = _membership_locked(membership)
+    if expected is not None and (locked.role, locked.tier) != expected:
+        raise MemberChangedError(
+            f"Someone else changed the role of {locked.user.email} since you opened this page: "
+            f"they are now {locked.role_label}. Nothing was saved; choose again if needed."
+        )
+    if locked.pk in admin_ids and role != Role.ADMIN and len(admin_ids) == 1:
+        raise ValidationError(
+            {
+                "role": f"{locked.user.display_name} is the last admin: make someone else an admin "
+                "first."
+            }
+        )
+    old = locked.role_label
+    locked.role, locked.tier = role, tier
+    locked.save(update_fields=["role", "tier"])
+    _member_audit(locked, by=by, old=old, new=locked.role_label)
+    return locked
+
+
+@transaction.atomic
+def member_remove(*, membership: Membership, by: User | None = None) -> None:
+    """Take a person out of the workspace (and its queues); their account stays, for the other
+    workspaces they belong to and for the history of what they did. Never the last admin."""
+    from routing.models import Queue
+
+    admin_ids = _admin_ids_locked(membership.workspace_id)
+    locked = _membership_locked(membership)
+    if locked.pk in admin_ids and len(admin_ids) == 1:
+        raise ValidationError(
+            f"{locked.user.display_name} is the last admin: make someone else an admin first."
+        )
+    for queue in Queue.objects.filter(workspace_id=locked.workspace_id, members=locked.user):
+        queue.members.remove(locked.user)
+    _member_audit(locked, by=by, old=locked.role_label, new=None)
+    locked.delete()
+
+
+def _email_checked(email: str) -> str:
+    email = User.objects.normalize_email(email.strip()).lower()
+    if not email:
+        raise ValidationError({"email": "Give the person's email address."})
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise ValidationError(
+            {"email": "Enter an email address such as sam@example.com."}
+        ) from None
+    if len(email) > EMAIL_MAX_LENGTH:
+        raise ValidationError({"email": f"At most {EMAIL_MAX_LENGTH} characters."})
+    return email
+
+
+def _role_checked(role: Role | str, tier: int | None) -> tuple[Role, int | None]:
+    if role not in Role.values:
+        raise ValidationError({"role": f"The role is one of {', '.join(Role.values)}."})
+    role = Role(role)
+    if role == Role.AGENT and tier not in (1, 2):
+        raise ValidationError({"tier": "An agent's tier must be 1 or 2."})
+    if role != Role.AGENT and tier is not None:
+        raise ValidationError({"tier": "Only agents have a tier."})
+    return role, tier
+
+
+def _admin_ids_locked(workspace_id: int) -> set[int]:
+    # Every admin row is locked: two admins demoting each other at the same moment are served
+    # one after the other, and the second sees that only one admin is left.
+    return set(
+        Membership.objects.select_for_update()
+        .filter(workspace_id=workspace_id, role=Role.ADMIN)
+        .values_list("pk", flat=True)
+    )
+
+
+def _membership_locked(membership: Membership) -> Membership:
+    locked = (
+        Membership.objects.select_for_update(of=("self",))
+        .select_related("user", "workspace")
+        .filter(pk=membership.pk)
+        .first()
+    )
+    if locked is None:
+        raise MemberChangedError("This person was removed from the workspace in the meantime.")
+    return locked
+
+
+def _member_audit(
+    membership: Membership, *, by: User | None, old: str | None, new: str | None
+) -> None:
+    audit_record(
+        workspace=membership.workspace,
+        user=by,
+        area="team",
+        subject=f"member {membership.user.email}",
+        changes=[Change("role", old, new)] if old != new else [],
+    )
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from console import services
 from console.access import (
@@ -21,6 +21,7 @@ from console.selectors import (
     memberships_of_workspace,
     workspaces_for_user,
 )
+from console.team_views import team_page
 
 
 @login_required
@@ -64,17 +65,12 @@ def section_not_built(request: HttpRequest, membership: Membership, section: str
     )
 
 
+@require_GET
 @workspace_member_required()
 def team(request: HttpRequest, membership: Membership) -> HttpResponse:
-    return render(
-        request,
-        "console/team.html",
-        {
-            "membership": membership,
-            "workspace": membership.workspace,
-            "members": memberships_of_workspace(workspace=membership.workspace),
-        },
-    )
+    """The members with their roles; admins invite, change roles and remove (console.team_views
+    handles those changes and renders this page again when one is refused)."""
+    return team_page(request, membership)
 
 
 @workspace_member_required(roles=ADMINS_ONLY)

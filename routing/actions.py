@@ -4,6 +4,9 @@ the webhook signing secret, and one signed call of an action's webhook.
 The rule this module exists to keep: a destructive action never runs without a human. Whatever
 asks (the console, the API, a model's tool call), `action_create` and `action_update` refuse the
 policy `autonomous` for a destructive action, and the database refuses it too.
+
+Every change here is audited (console.audit, areas "actions" and "approvals") inside its
+transaction: who made it, when, and the old and new value.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import re
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -20,6 +24,7 @@ from django.core.validators import URLValidator
 from django.db import transaction
 from django.utils import timezone
 
+from console.audit import Change, audit_record, value_changes
 from console.models import User, Workspace
 from routing.action_parameters import parameter_schema_validate, parameters_validate
 from routing.action_templates import ACTION_TEMPLATES
@@ -32,6 +37,7 @@ from routing.models import (
     ActionRisk,
     ActionWebhookSecret,
 )
+from routing.selectors import FALLBACK_APPROVERS
 from routing.webhooks import DEFAULT_TIMEOUT_SECONDS, WebhookResult, webhook_deliver
 
 KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,49}$")
@@ -54,10 +60,31 @@ ACTION_FIELDS = frozenset(
     }
 )
 
+# The fields an audit entry of an action shows, in the console's order.
+AUDITED_ACTION_FIELDS = (
+    "key",
+    "name",
+    "description",
+    "example_phrasings",
+    "parameters",
+    "risk",
+    "policy",
+    "webhook_url",
+    "enabled",
+)
+
 DESTRUCTIVE_AUTONOMOUS_ERROR = (
     "A destructive action can never run by itself (autonomous): choose never, suggest or "
     "approval, so that a person decides."
 )
+
+
+class ActionChangedError(ValidationError):
+    """The action was changed by someone else since the editor loaded it."""
+
+
+class ApproversChangedError(ValidationError):
+    """Who may approve was changed by someone else since the editor loaded it."""
 
 
 # --- the catalogue ---------------------------------------------------------------------------
@@ -76,6 +103,7 @@ def action_create(
     parameters: dict[str, Any] | None = None,
     webhook_url: str = "",
     enabled: bool = False,
+    by: User | None = None,
 ) -> Action:
     values = _action_values_validate(
         workspace=workspace,
@@ -92,19 +120,35 @@ def action_create(
             "enabled": enabled,
         },
     )
-    return Action.objects.create(workspace=workspace, **values)
+    action = Action.objects.create(workspace=workspace, **values)
+    _action_audit(action, by=by, changes=[Change("action", None, _action_json(action))])
+    return action
 
 
 @transaction.atomic
-def action_update(*, action: Action, changes: Mapping[str, Any]) -> Action:
+def action_update(
+    *,
+    action: Action,
+    changes: Mapping[str, Any],
+    by: User | None = None,
+    expected_updated_at: datetime | None = None,
+) -> Action:
     """Change some of an action's fields. The result is validated as a whole: changing only the
-    risk to destructive is refused while the policy is autonomous."""
+    risk to destructive is refused while the policy is autonomous. With `expected_updated_at`
+    (when the editor loaded it), a change someone else saved in between is not overwritten:
+    ActionChangedError."""
     unknown = set(changes) - ACTION_FIELDS
     if unknown:
         raise ValueError(f"Actions have no field {sorted(unknown)[0]!r}.")
     # Locked, so that two editors changing the risk and the policy at the same moment cannot
     # each pass validation against the other's old value.
     locked = Action.objects.select_for_update().get(pk=action.pk)
+    if expected_updated_at is not None and locked.updated_at != expected_updated_at:
+        raise ActionChangedError(
+            "Someone else changed this action since you opened it. Your changes are not saved: "
+            "reload to see theirs, then make yours again."
+        )
+    before = _action_json(locked)
     current = {field: getattr(locked, field) for field in ACTION_FIELDS}
     values = _action_values_validate(
         workspace=locked.workspace, action_pk=locked.pk, values={**current, **changes}
@@ -112,10 +156,12 @@ def action_update(*, action: Action, changes: Mapping[str, Any]) -> Action:
     for field, value in values.items():
         setattr(locked, field, value)
     locked.save(update_fields=[*values, "updated_at"])
+    _action_audit(locked, by=by, changes=value_changes(before, _action_json(locked)))
     return locked
 
 
-def action_delete(*, action: Action) -> None:
+@transaction.atomic
+def action_delete(*, action: Action, by: User | None = None) -> None:
     # Requests keep their action (the audit trail says what was run): such an action is disabled
     # rather than deleted.
     if action.requests.exists():
@@ -123,7 +169,22 @@ def action_delete(*, action: Action) -> None:
             "This action was requested in conversations and its audit trail keeps it: disable it "
             "instead of deleting it."
         )
+    _action_audit(action, by=by, changes=[Change("action", _action_json(action), None)])
     action.delete()
+
+
+def _action_json(action: Action) -> dict[str, Any]:
+    return {field: getattr(action, field) for field in AUDITED_ACTION_FIELDS}
+
+
+def _action_audit(action: Action, *, by: User | None, changes: list[Change]) -> None:
+    audit_record(
+        workspace=action.workspace,
+        user=by,
+        area="actions",
+        subject=f"action {action.key}",
+        changes=changes,
+    )
 
 
 def _action_values_validate(
@@ -266,7 +327,7 @@ class TemplatesInstalled:
 
 
 @transaction.atomic
-def action_templates_install(*, workspace: Workspace) -> TemplatesInstalled:
+def action_templates_install(*, workspace: Workspace, by: User | None = None) -> TemplatesInstalled:
     """Install the built-in actions the workspace lacks (by key), disabled. An action that already
     has a template's key, edited or not, is left as it is: installing again changes nothing."""
     installed: list[Action] = []
@@ -285,6 +346,7 @@ def action_templates_install(*, workspace: Workspace) -> TemplatesInstalled:
                 parameters=template.parameters,
                 webhook_url=template.placeholder_webhook_url,
                 enabled=False,
+                by=by,
             )
             created.append(action)
         installed.append(action)
@@ -310,14 +372,27 @@ def action_approval_policy_update(
     approvers: Sequence[str],
     updated_by: User | None = None,
 ) -> ActionApprovalPolicy:
-    """Set who may approve the actions of one risk level."""
+    """Set who may approve the actions of one risk level (audited as `updated_by`'s change)."""
     if risk not in ActionRisk.values:
         raise ValidationError({"risk": f"The risk is one of {', '.join(ActionRisk.values)}."})
     cleaned = approvers_validate(risk=risk, approvers=approvers)
+    before = (
+        ActionApprovalPolicy.objects.select_for_update()
+        .filter(workspace=workspace, risk=risk)
+        .values_list("approvers", flat=True)
+        .first()
+    )
     policy, _ = ActionApprovalPolicy.objects.update_or_create(
         workspace=workspace,
         risk=risk,
         defaults={"approvers": cleaned, "updated_by": updated_by},
+    )
+    audit_record(
+        workspace=workspace,
+        user=updated_by,
+        area="approvals",
+        subject=f"{ActionRisk(risk).label.lower()} actions",
+        changes=[Change("approvers", before, cleaned)] if before != cleaned else [],
     )
     return policy
 
@@ -328,9 +403,13 @@ def action_approval_policies_update(
     workspace: Workspace,
     approvers_by_risk: Mapping[str, Sequence[str]],
     updated_by: User | None = None,
+    expected_by_risk: Mapping[str, Sequence[str]] | None = None,
 ) -> None:
     """Set the approvers of several risk levels at once, all or nothing. Errors are keyed by
-    the risk level at fault."""
+    the risk level at fault. With `expected_by_risk` (the approvers the editor loaded), a change
+    someone else saved in between is not overwritten: ApproversChangedError."""
+    if expected_by_risk is not None:
+        _approvers_unchanged_check(workspace, expected_by_risk)
     errors: dict[str, list[str]] = {}
     for risk, approvers in approvers_by_risk.items():
         try:
@@ -344,6 +423,23 @@ def action_approval_policies_update(
     if errors:
         # Raising inside the atomic block undoes the levels that were valid, too.
         raise ValidationError(errors)
+
+
+def _approvers_unchanged_check(
+    workspace: Workspace, expected_by_risk: Mapping[str, Sequence[str]]
+) -> None:
+    # Locks the stored levels, so that a second editor waits here and then sees the first's change.
+    stored = dict(
+        ActionApprovalPolicy.objects.select_for_update()
+        .filter(workspace=workspace)
+        .values_list("risk", "approvers")
+    )
+    for risk, expected in expected_by_risk.items():
+        if list(stored.get(risk, FALLBACK_APPROVERS)) != list(expected):
+            raise ApproversChangedError(
+                "Someone else changed who may approve since you opened this page. Nothing was "
+                "saved: reload to see their change, then make yours again."
+            )
 
 
 def approvers_validate(*, risk: str, approvers: Any) -> list[str]:
@@ -386,14 +482,31 @@ def action_webhook_secret_get_or_create(*, workspace: Workspace) -> ActionWebhoo
 
 
 @transaction.atomic
-def action_webhook_secret_rotate(*, workspace: Workspace) -> ActionWebhookSecret:
+def action_webhook_secret_rotate(
+    *, workspace: Workspace, by: User | None = None
+) -> ActionWebhookSecret:
     """A new signing secret, used from the next call on. The old one stops working at once, so
-    the company must update their backend right after (or during a short outage of actions)."""
+    the company must update their backend right after (or during a short outage of actions).
+    The audit entry says who rotated it and when, never the secret."""
+    existed = ActionWebhookSecret.objects.filter(workspace=workspace).exists()
     secret = action_webhook_secret_get_or_create(workspace=workspace)
     secret = ActionWebhookSecret.objects.select_for_update().get(pk=secret.pk)
     secret.secret = secrets.token_urlsafe(32)
     secret.rotated_at = timezone.now()
     secret.save(update_fields=["secret", "rotated_at"])
+    audit_record(
+        workspace=workspace,
+        user=by,
+        area="actions",
+        subject="webhook signing secret",
+        changes=[
+            Change(
+                "secret",
+                "previous secret (not shown)" if existed else None,
+                "new secret (not shown)",
+            )
+        ],
+    )
     return secret
 
 

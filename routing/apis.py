@@ -518,7 +518,9 @@ class ActionListCreateApi(APIView):
         data = ActionInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:
-            action = actions.action_create(workspace=workspace, **data.validated_data)
+            action = actions.action_create(
+                workspace=workspace, by=_person(request), **data.validated_data
+            )
         except ValidationError as error:
             raise _api_error(error) from None
         return Response(ActionOutputSerializer(action).data, status=status.HTTP_201_CREATED)
@@ -541,7 +543,9 @@ class ActionDetailApi(APIView):
         data = ActionInputSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         try:
-            action = actions.action_update(action=action, changes=data.validated_data)
+            action = actions.action_update(
+                action=action, changes=data.validated_data, by=_person(request)
+            )
         except ValidationError as error:
             raise _api_error(error) from None
         return Response(ActionOutputSerializer(action).data)
@@ -550,7 +554,7 @@ class ActionDetailApi(APIView):
     def delete(self, request: Request, action_id: int) -> Response:
         action = _action_or_404(api_workspace_for_change(request), action_id)
         try:
-            actions.action_delete(action=action)
+            actions.action_delete(action=action, by=_person(request))
         except ValidationError as error:
             raise _api_error(error) from None
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -573,7 +577,9 @@ class ActionTemplatesInstallApi(APIView):
         "is set. Installing again changes nothing.",
     )
     def post(self, request: Request) -> Response:
-        installed = actions.action_templates_install(workspace=api_workspace_for_change(request))
+        installed = actions.action_templates_install(
+            workspace=api_workspace_for_change(request), by=_person(request)
+        )
         output = {
             "created": [action.key for action in installed.created],
             "actions": installed.actions,
@@ -667,5 +673,7 @@ class ActionWebhookSecretRotateApi(APIView):
         description="Replace the signing secret. The old one stops working at once.",
     )
     def post(self, request: Request) -> Response:
-        secret = actions.action_webhook_secret_rotate(workspace=api_workspace_for_change(request))
+        secret = actions.action_webhook_secret_rotate(
+            workspace=api_workspace_for_change(request), by=_person(request)
+        )
         return Response(WebhookSecretSerializer(secret).data)

@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from console.audit import Change, audit_record, value_changes
-from console.models import User, Workspace
+from console.models import Membership, Role, User, Workspace
 from routing.actions import action_approval_policies_create_default
 from routing.flow_diff import rules_changes
 from routing.flow_settings import FlowSettings
@@ -340,3 +340,85 @@ def _queue_in_rules(workspace: Workspace, name: str) -> bool:
         for rules in SupportFlow.objects.filter(workspace=workspace).values_list("rules", flat=True)
         for rule in rules
     )
+
+
+class QueueChangedError(ValidationError):
+    """The queue was changed by someone else since the editor loaded it."""
+
+
+QUEUE_CHANGED_MESSAGE = (
+    "Someone else changed this queue since you opened it. Your changes are not saved: reload to "
+    "see theirs, then make yours again."
+)
+
+
+@transaction.atomic
+def queue_update(
+    *,
+    queue: Queue,
+    expected: dict[str, Any],
+    name: str,
+    tier: int,
+    sla_wait_minutes: int,
+    by: User | None = None,
+) -> Queue:
+    """Change a queue as `queue_save` does, unless it no longer is what the editor loaded
+    (`expected`, as `queue_snapshot` gave it): then QueueChangedError, and nothing changes."""
+    locked = Queue.objects.select_for_update().get(pk=queue.pk)
+    if queue_snapshot(locked) != expected:
+        raise QueueChangedError(QUEUE_CHANGED_MESSAGE)
+    return queue_save(
+        workspace=locked.workspace,
+        queue=locked,
+        name=name,
+        tier=tier,
+        sla_wait_minutes=sla_wait_minutes,
+        by=by,
+    )
+
+
+def queue_snapshot(queue: Queue) -> dict[str, Any]:
+    """The queue's settings as an editor sees them: {"name", "tier", "sla_wait_minutes"}."""
+    return _queue_json(queue)
+
+
+@transaction.atomic
+def queue_members_set(
+    *,
+    queue: Queue,
+    users: list[User],
+    by: User | None = None,
+    expected_member_ids: list[int] | None = None,
+) -> Queue:
+    """Make `users` the queue's members (only admins and agents of its workspace work a queue).
+    With `expected_member_ids` (what the editor loaded), a change someone else saved in between
+    is not overwritten: QueueChangedError. Audited as one change of the member list."""
+    locked = Queue.objects.select_for_update().get(pk=queue.pk)
+    before = sorted(locked.members.values_list("email", flat=True))
+    if expected_member_ids is not None and sorted(
+        locked.members.values_list("pk", flat=True)
+    ) != sorted(expected_member_ids):
+        raise QueueChangedError(QUEUE_CHANGED_MESSAGE)
+    workers = set(
+        Membership.objects.filter(
+            workspace_id=locked.workspace_id, role__in=(Role.ADMIN, Role.AGENT)
+        ).values_list("user_id", flat=True)
+    )
+    outsiders = [user for user in users if user.pk not in workers]
+    if outsiders:
+        raise ValidationError(
+            {
+                "members": f"{outsiders[0].email} is not an admin or agent of this workspace: "
+                "only they work a queue."
+            }
+        )
+    locked.members.set(users)
+    after = sorted(user.email for user in set(users))
+    audit_record(
+        workspace=locked.workspace,
+        user=by,
+        area="queues",
+        subject=f"queue {locked.name}",
+        changes=[Change("members", before, after)] if before != after else [],
+    )
+    return locked

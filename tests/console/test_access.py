@@ -69,7 +69,7 @@ def test_shell_shows_the_workspace_navigation_and_role(agent):
         assert f">{label}" in html
 
 
-@pytest.mark.parametrize("section", ["actions", "analytics"])
+@pytest.mark.parametrize("section", ["analytics"])
 def test_sections_not_built_yet_say_so(viewer, section):
     response = client_for(viewer).get(f"/w/acme/{section}/")
 
