@@ -7,11 +7,14 @@ whatever it finds rather than fail on a key it does not know.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from console.knowledge_forms import LANGUAGE_NAMES
+from routing.business_hours import DAYS, BusinessHours
+from routing.flow_settings import FlowSettings
+from routing.models import Action, ActionPolicy, ActionRisk
 
 FACT_LABELS = {
     "message": "Message",
@@ -206,3 +209,75 @@ def trace_view(trace: Mapping[str, Any]) -> TraceView:
         evaluations=evaluations,
         hits=hits,
     )
+
+
+# --- the overview's diagram ------------------------------------------------------------------
+
+DAY_NAMES = dict(
+    zip(
+        DAYS,
+        ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+        strict=True,
+    )
+)
+
+
+@dataclass(frozen=True)
+class ActionLine:
+    name: str
+    risk: str
+    risk_label: str
+    policy_label: str
+
+
+def action_lines(actions: Iterable[Action]) -> list[ActionLine]:
+    """The actions the AI may take: enabled ones whose policy is not "never"."""
+    return [
+        ActionLine(
+            name=action.name,
+            risk=action.risk,
+            risk_label=ActionRisk(action.risk).label,
+            policy_label=ActionPolicy(action.policy).label,
+        )
+        for action in actions
+        if action.enabled and action.policy != ActionPolicy.NEVER
+    ]
+
+
+def hours_lines(hours: BusinessHours) -> list[tuple[str, str]]:
+    """Each open day with its hours, Monday first (none: the team is always there)."""
+    return [(DAY_NAMES[day], hours.days[day]) for day in DAYS if day in hours.days]
+
+
+@dataclass(frozen=True)
+class FlowDiagram:
+    """What the overview's stage cards show of a draft, and of the workspace around it."""
+
+    settings: FlowSettings
+    knowledge_sources: int
+    knowledge_articles: int
+    passages_used: int
+    rules: list[RuleLine]
+    queues: list[str]
+    actions: list[ActionLine]
+
+    @property
+    def languages(self) -> list[dict[str, Any]]:
+        default = self.settings.default_language
+        return [
+            {"code": code, "name": language_name(code), "default": code == default}
+            for code in self.settings.languages
+        ]
+
+    @property
+    def enabled_rules(self) -> int:
+        return sum(1 for rule in self.rules if rule.enabled)
+
+    @property
+    def hours(self) -> list[tuple[str, str]]:
+        return hours_lines(self.settings.hours)
+
+    @property
+    def generator_label(self) -> str:
+        kind = self.settings.generator.kind
+        return GENERATOR_LABELS.get(kind, kind)

@@ -18,9 +18,10 @@ from django.views.decorators.http import require_POST
 
 from console.access import ADMINS_AND_AGENTS, workspace_member_required
 from console.flow_display import (
-    GENERATOR_LABELS,
     OUTCOME_LABELS,
     REASON_LABELS,
+    FlowDiagram,
+    action_lines,
     language_name,
     rule_lines,
     safe_link,
@@ -28,17 +29,18 @@ from console.flow_display import (
 )
 from console.flow_forms import SimulateForm
 from console.knowledge_forms import add_service_errors
-from console.models import Membership, Role
+from console.models import Membership, Role, Workspace
+from knowledge.selectors import articles_of_workspace, sources_of_workspace
 from routing import services
 from routing.flow_settings import FlowSettings
 from routing.models import DecisionTrace, SupportFlow
-from routing.pipeline import MessageContext, MessageDecision
+from routing.pipeline import PASSAGES_FOR_ANSWER, MessageContext, MessageDecision
 from routing.selectors import (
+    actions_of_workspace,
     flow_has_unpublished_changes,
     flow_of_workspace,
     flows_of_workspace,
     queues_of_workspace,
-    versions_of_flow,
 )
 
 SECTION = "flows"  # highlights "Flows" in the side navigation on every page of the section
@@ -54,6 +56,7 @@ def _context(membership: Membership, **extra: object) -> dict[str, object]:
         "workspace": membership.workspace,
         "current_section": SECTION,
         "can_simulate": _can_simulate(membership),
+        "can_edit": membership.is_admin,
         **extra,
     }
 
@@ -126,40 +129,34 @@ def _flow_page_context(
     form: SimulateForm | None,
     simulation: dict[str, Any] | None = None,
 ) -> dict[str, object]:
-    try:
-        settings: FlowSettings | None = FlowSettings.from_json(flow.settings)
-        settings_errors: list[str] = []
-    except ValidationError as error:  # stored drafts are validated; say so if one is not
-        settings, settings_errors = None, error.messages
+    diagram, settings_errors = flow_diagram(membership.workspace, flow)
     return _context(
         membership,
         flow=flow,
-        settings=settings,
+        diagram=diagram,
         settings_errors=settings_errors,
-        languages=_languages(settings) if settings else [],
-        generator_label=GENERATOR_LABELS.get(settings.generator.kind, settings.generator.kind)
-        if settings
-        else "",
-        rules=rule_lines(flow.rules),
-        queues=queues_of_workspace(workspace=membership.workspace),
-        versions=versions_of_flow(flow=flow),
         unpublished_changes=flow_has_unpublished_changes(flow),
         form=form,
         simulation=simulation,
     )
 
 
-def _languages(settings: FlowSettings) -> list[dict[str, object]]:
-    return [
-        {
-            "code": code,
-            "name": language_name(code),
-            "default": code == settings.default_language,
-            "fallback": settings.fallback_messages.get(code, ""),
-            "handoff": settings.handoff_messages.get(code, ""),
-        }
-        for code in settings.languages
-    ]
+def flow_diagram(workspace: Workspace, flow: SupportFlow) -> tuple[FlowDiagram | None, list[str]]:
+    """The overview's stage cards of the draft, or why its stored settings cannot be drawn."""
+    try:
+        settings = FlowSettings.from_json(flow.settings)
+    except ValidationError as error:  # stored drafts are validated; say so if one is not
+        return None, error.messages
+    diagram = FlowDiagram(
+        settings=settings,
+        knowledge_sources=sources_of_workspace(workspace=workspace).count(),
+        knowledge_articles=articles_of_workspace(workspace=workspace).count(),
+        passages_used=PASSAGES_FOR_ANSWER,
+        rules=rule_lines(flow.rules),
+        queues=[queue.name for queue in queues_of_workspace(workspace=workspace)],
+        actions=action_lines(actions_of_workspace(workspace=workspace)),
+    )
+    return diagram, []
 
 
 def _simulation(decision: MessageDecision, record: DecisionTrace) -> dict[str, Any]:

@@ -122,22 +122,25 @@ def test_flow_page_shows_the_draft_readably_and_never_an_api_key(
     page = text_of(response)
     assert response.status_code == 200
     assert "Answer only from Acme's docs. Never promise refunds." in page
-    assert "<dt>Confidence threshold</dt><dd>0.62" in page
+    # The draft's stages, drawn from its settings.
+    assert 'data-testid="confidence-threshold">0.62</span>' in page
     assert "Portuguese (default)" in page and "English" in page and "German" not in page
-    assert "<dd>-0.4 or below" in page and "<dd>-0.8 or below" in page
-    assert "<dt>Max AI turns</dt><dd>3 " in page
+    assert 'data-testid="escalate-at">-0.4 or below' in page
+    assert 'data-testid="high-priority-at">-0.8 or below' in page
+    assert 'data-testid="max-ai-turns">3 ' in page
     assert 'OpenAI-compatible endpoint · model <code class="break">gpt-4o-mini</code>' in page
     assert "sk-live-very-secret" not in page
     assert "ACME_LLM_KEY" not in page
     # The rule, as a sentence.
+    assert 'data-testid="rule-count">1 rule, 1 enabled' in page
     assert "Refunds go to tier 2" in page
     assert "When any of:" in page
     assert "<li>message contains any of “refund”</li>" in page
     assert "Hand off to Tier 2 (urgent priority)" in page
-    # Queues and versions.
-    assert '<th scope="row" data-label="Queue">Tier 2</th><td data-label="Tier">2</td>' in page
+    # Queues and the published version.
+    assert 'data-testid="queues">2: Tier 1, Tier 2' in page
     assert "Refunds to tier 2" in page and "Alice Admin" in page
-    assert '2 <span class="status status--ready">live</span>' in page
+    assert 'version 2 <span class="status status--ready">live</span>' in page
     assert "same as the published version" in page
 
 
@@ -168,7 +171,7 @@ def test_a_plain_form_post_shows_the_whole_page_with_the_answer_and_its_trace(
     page = text_of(response)
     record = DecisionTrace.objects.get()
     assert response.status_code == 200
-    assert '<h2 id="settings-heading">Draft settings</h2>' in page  # the whole page
+    assert '<h2 id="diagram-heading">' in page  # the whole page
     assert 'data-testid="outcome">Answered</span>' in page
     assert "30 minutes" in page
     # The reply is shown as stored, line breaks included (the region keeps white space).
@@ -211,7 +214,7 @@ def test_htmx_gets_only_the_result_region_with_the_rule_that_fired(synced_source
 
     page = text_of(response)
     assert response.status_code == 200
-    assert "<html" not in page and "Draft settings" not in page  # only the region
+    assert "<html" not in page and 'id="diagram-heading"' not in page  # only the region
     assert 'data-testid="outcome">Handed off</span>' in page
     assert 'data-testid="reason">A routing rule <code>rule</code>' in page
     assert "<dt>Priority</dt><dd>urgent</dd>" in page and "<dt>Queue</dt><dd>Tier 2</dd>" in page
@@ -273,7 +276,7 @@ def test_viewers_see_the_flow_but_no_simulator_and_cannot_post_to_it(viewer, flo
     page = text_of(client.get(page_url(flow)))
     posted = client.post(simulate_url(flow), {"message": IN_CORPUS})
 
-    assert "Draft settings" in page
+    assert 'id="flow-diagram"' in page
     assert 'id="simulate-form"' not in page and 'name="message"' not in page
     assert "Only admins and agents run the simulator." in page
     assert posted.status_code == 403
