@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from console.audit import audit_entries_of_workspace, value_changes
@@ -16,12 +18,12 @@ from routing.services import (
 
 pytestmark = pytest.mark.django_db
 
-VIP_RULE = {
+VIP_RULE: dict[str, Any] = {
     "name": "VIP",
     "conditions": [{"fact": "customer_plan", "op": "eq", "value": "enterprise"}],
     "action": {"type": "handoff", "queue": "Tier 2", "priority": "high"},
 }
-ANGRY_RULE = {
+ANGRY_RULE: dict[str, Any] = {
     "name": "Angry",
     "conditions": [{"fact": "sentiment_score", "op": "lte", "value": -0.6}],
     "action": {"type": "handoff", "queue": "Tier 1", "priority": "urgent"},

@@ -113,7 +113,7 @@ def test_an_admin_saves_the_thresholds_to_the_draft_and_it_is_audited(flow, admi
         },
     )
 
-    assert response.status_code == 302 and response.url.endswith("?saved=1")
+    assert response.status_code == 302 and response["Location"].endswith("?saved=1")
     flow.refresh_from_db()
     assert flow.settings["confidence_threshold"] == 0.62
     assert flow.settings["sentiment_escalate_at"] == -0.4

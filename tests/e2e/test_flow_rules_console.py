@@ -81,6 +81,7 @@ def test_admin_builds_a_rule_reorders_it_and_switches_another_off(
     expect(second.get_by_label("Value")).to_have_value("enterprise")
 
     page.get_by_label("What happens").select_option(label="Hand off to a queue")
+    settled(page)  # the action's fields are swapped in for the chosen kind
     page.get_by_label("Queue").select_option("Tier 2")
     page.get_by_label("Priority").select_option(label="High")
     page.get_by_role("button", name="Save the rule").click()
