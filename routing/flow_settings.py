@@ -6,6 +6,7 @@ validates what comes in (console, API, YAML import) and names the field that is 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING, Any
@@ -132,6 +133,10 @@ class FlowSettings:
             errors["guardrail_prompt"] = "The guardrail prompt cannot be empty."
         elif len(prompt) > 8000:
             errors["guardrail_prompt"] = "The guardrail prompt is too long (8000 characters)."
+        elif unknown_variables := guardrail_unknown_variables(prompt):
+            named = ", ".join(f"{{{name}}}" for name in unknown_variables)
+            allowed = " and ".join(f"{{{name}}}" for name in GUARDRAIL_VARIABLES)
+            errors["guardrail_prompt"] = f"Unknown variables {named}: the prompt may use {allowed}."
         values["guardrail_prompt"] = prompt
         values["confidence_threshold"] = number("confidence_threshold", 0, 1)
         values["sentiment_escalate_at"] = number("sentiment_escalate_at", -1, 1)
@@ -194,6 +199,37 @@ class FlowSettings:
         return cls(**values)
 
 
+# The placeholders a guardrail prompt may use, filled by LLMAnswerGenerator per message. Any
+# other `{name}` would reach the model as it is, so it is refused wherever settings come in.
+GUARDRAIL_VARIABLES = {
+    "company": "Your company: the workspace's name",
+    "language": "The customer's language, in English, e.g. “Portuguese”",
+}
+# Only an identifier in single braces is a variable: a JSON example ({"plan": "pro"}) is not.
+_VARIABLE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def guardrail_unknown_variables(prompt: str) -> list[str]:
+    """The `{names}` in `prompt` that are not variables, each once, in order of appearance."""
+    names = dict.fromkeys(_VARIABLE.findall(prompt))
+    return [name for name in names if name not in GUARDRAIL_VARIABLES]
+
+
+# The server's own secrets: an admin who could name one would have it sent, as the "API key",
+# to a base URL of their choosing.
+SERVER_SECRET_ENV = frozenset({"SECRET_KEY", "DATABASE_URL", "REDIS_URL", "EMBEDDING_API_KEY"})
+_API_KEY_ENV = re.compile(r"[A-Z][A-Z0-9_]*")
+
+
+def _api_key_env_allowed(name: str) -> bool:
+    """Only variables meant for the LLM's key: containing LLM or ending in _API_KEY."""
+    return (
+        _API_KEY_ENV.fullmatch(name) is not None
+        and ("LLM" in name or name.endswith("_API_KEY"))
+        and name not in SERVER_SECRET_ENV
+    )
+
+
 def _generator(data: Any, errors: dict[str, str]) -> GeneratorSettings:
     if not isinstance(data, dict):
         errors["generator"] = "The generator settings must be an object."
@@ -210,8 +246,12 @@ def _generator(data: Any, errors: dict[str, str]) -> GeneratorSettings:
             errors["generator"] = "An OpenAI-compatible generator needs a base URL (http or https)."
         elif not generator.model:
             errors["generator"] = "Name the model the endpoint should use."
-        elif generator.api_key_env and not str(generator.api_key_env).isidentifier():
-            errors["generator"] = "The API key is read from an environment variable: give its name."
+        elif generator.api_key_env and not _api_key_env_allowed(str(generator.api_key_env)):
+            errors["generator"] = (
+                "The API key is read from an environment variable named like LLM_API_KEY or "
+                "OPENAI_API_KEY (containing LLM or ending in _API_KEY), never one of the "
+                "server's own settings."
+            )
     if not isinstance(generator.temperature, int | float) or not 0 <= generator.temperature <= 2:
         errors["generator"] = "The temperature must be between 0 and 2."
     if (

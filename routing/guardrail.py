@@ -11,13 +11,16 @@ would receive, byte for byte. Nothing is sent anywhere.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from console.models import Workspace
 from routing.components.llm_answer_generator import LLMAnswerGenerator, haystack_tools
-from routing.flow_settings import FlowSettings
+from routing.flow_settings import (  # noqa: F401  (the console imports them from here too)
+    GUARDRAIL_VARIABLES,
+    FlowSettings,
+    guardrail_unknown_variables,
+)
 
 # The pipeline's own steps, so the preview cannot drift from what a customer message goes through.
 from routing.pipeline import (
@@ -27,19 +30,6 @@ from routing.pipeline import (
     _retrieval_stage,
     action_tools,
 )
-
-GUARDRAIL_VARIABLES = {
-    "company": "Your company: the workspace's name",
-    "language": "The customer's language, in English, e.g. “Portuguese”",
-}
-# Only an identifier in single braces is a variable: a JSON example ({"plan": "pro"}) is not.
-_VARIABLE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
-
-
-def guardrail_unknown_variables(prompt: str) -> list[str]:
-    """The `{names}` in `prompt` that are not variables, each once, in order of appearance."""
-    names = dict.fromkeys(_VARIABLE.findall(prompt))
-    return [name for name in names if name not in GUARDRAIL_VARIABLES]
 
 
 @dataclass(frozen=True)

@@ -128,3 +128,31 @@ def test_bad_settings_are_refused_naming_the_field(workspace, change, field, mes
     assert message in " ".join(error.value.message_dict[field])
     flow.refresh_from_db()
     assert flow.draft_revision == 1
+
+
+@pytest.mark.parametrize(
+    "name", ["SECRET_KEY", "DATABASE_URL", "EMBEDDING_API_KEY", "HOME", "lowercase_api_key"]
+)
+def test_the_llm_key_cannot_be_read_from_the_servers_own_settings(name):
+    """Whoever sets the base URL would receive the "API key": it must be one meant for an LLM."""
+    generator = {"kind": "openai", "base_url": "https://llm.example/v1", "model": "m"}
+
+    with pytest.raises(ValidationError) as refused:
+        FlowSettings.from_json({"generator": {**generator, "api_key_env": name}})
+    for allowed in ("OPENAI_API_KEY", "ACME_LLM_KEY", "LLM_TOKEN"):
+        FlowSettings.from_json({"generator": {**generator, "api_key_env": allowed}})
+
+    assert "never one of the server's own settings" in refused.value.message_dict["generator"][0]
+
+
+def test_a_guardrail_with_unknown_variables_is_refused_wherever_settings_come_from():
+    with pytest.raises(ValidationError) as refused:
+        FlowSettings.from_json({"guardrail_prompt": "Hi {customer_name}, you are on {plan}."})
+    accepted = FlowSettings.from_json(
+        {"guardrail_prompt": 'You help {company}\'s customers in {language}. Example: {"a": 1}'}
+    )
+
+    assert refused.value.message_dict["guardrail_prompt"] == [
+        "Unknown variables {customer_name}, {plan}: the prompt may use {company} and {language}."
+    ]
+    assert accepted.guardrail_prompt.startswith("You help {company}")
