@@ -1,4 +1,5 @@
 import io
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -6,6 +7,7 @@ from django.core.management import call_command
 from console.models import Membership, User, Workspace
 from console.services import demo_workspace_setup
 from knowledge.models import Source
+from routing.models import Action, TestQuestion
 
 pytestmark = pytest.mark.django_db
 
@@ -29,6 +31,12 @@ def test_demo_creates_the_workspace_and_help_center_once_and_prints_working_logi
     assert "admin@demo.example" in first.getvalue() and "demo-password" in first.getvalue()
     assert client.login(username="agent2@demo.example", password="demo-password")
     assert "Agent, tier 2" in client.get("/w/demo/").content.decode()
+    cases = (Path(__file__).parents[2] / "knowledge/demo_content/cases.jsonl").read_text()
+    case_count = len([line for line in cases.splitlines() if line.strip()])
+    assert f"Test questions: {case_count} added, 0 brought up to date." in first.getvalue()
+    assert f"Test questions: 0 added, {case_count} brought up to date." in second.getvalue()
+    assert TestQuestion.objects.filter(workspace__slug="demo").count() == case_count
+    assert Action.objects.filter(workspace__slug="demo", enabled=False).count() == 6
 
 
 def test_demo_restores_a_changed_demo_password(client):
