@@ -26,8 +26,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from console.access import ADMINS_AND_AGENTS, workspace_member_required
 from console.flow_calibration_forms import DEFAULT_EXAMPLES, SimulatorForm, ThresholdsForm
-from console.flow_display import REASON_LABELS
-from console.flow_views import _simulation
+from console.flow_display import REASON_LABELS, simulation_view
 from console.knowledge_forms import add_service_errors
 from console.models import Membership, Role
 from routing import services
@@ -285,7 +284,7 @@ def simulator_run(request: HttpRequest, membership: Membership, flow_id: int) ->
         except ValidationError as error:
             add_service_errors(form, error)
         else:
-            simulation = _simulation(decision, record)
+            simulation = simulation_view(decision, record)
             simulation["brief"] = decision.brief if decision.outcome == "handoff" else None
     extra = {"form": form, "simulation": simulation, "can_simulate": True}
     if getattr(request, "htmx", None):

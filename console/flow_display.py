@@ -14,7 +14,8 @@ from typing import Any
 from console.knowledge_forms import LANGUAGE_NAMES
 from routing.business_hours import DAYS, BusinessHours
 from routing.flow_settings import FlowSettings
-from routing.models import Action, ActionPolicy, ActionRisk
+from routing.models import Action, ActionPolicy, ActionRisk, DecisionTrace
+from routing.pipeline import MessageDecision
 
 FACT_LABELS = {
     "message": "Message",
@@ -281,3 +282,25 @@ class FlowDiagram:
     def generator_label(self) -> str:
         kind = self.settings.generator.kind
         return GENERATOR_LABELS.get(kind, kind)
+
+
+def simulation_view(decision: MessageDecision, record: DecisionTrace) -> dict[str, Any]:
+    """What the simulator's result region shows: the decision, its citations and its trace."""
+    return {
+        "trace_id": record.pk,
+        "message": record.message,
+        "outcome": decision.outcome,
+        "outcome_label": OUTCOME_LABELS.get(decision.outcome, decision.outcome),
+        "reply": decision.reply,
+        "language": decision.language,
+        "language_name": language_name(decision.language),
+        "reason": decision.reason,
+        "reason_label": REASON_LABELS.get(decision.reason, decision.reason),
+        "priority": decision.priority,
+        "queue": decision.queue,
+        "citations": [
+            {**citation, "link": safe_link(citation.get("url"))} for citation in decision.citations
+        ],
+        "draft_revision": record.draft_revision,
+        "trace": trace_view(decision.trace),
+    }

@@ -11,7 +11,6 @@ from console import flow_views as views
 urlpatterns = [
     path("", views.flows, name="flows"),
     path("<int:flow_id>/", views.flow_detail, name="flow"),
-    path("<int:flow_id>/simulate/", views.flow_simulate, name="flow_simulate"),
     path("<int:flow_id>/", include("console.flow_settings_urls")),
     path("<int:flow_id>/", include("console.flow_calibration_urls")),
     path("<int:flow_id>/rules/", include("console.flow_rules_urls")),

@@ -1,5 +1,5 @@
-"""The console's Flows pages: the flows list, a flow's draft, queues and versions, and the
-simulator (plain form and htmx)."""
+"""The console's Flows pages: the flows list, a flow's overview, and the simulator tab (plain form
+and htmx)."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def page_url(flow) -> str:
 
 
 def simulate_url(flow) -> str:
-    return f"/w/acme/flows/{flow.pk}/simulate/"
+    return f"/w/acme/flows/{flow.pk}/simulator/run/"
 
 
 # --- the flows list ------------------------------------------------------------------------------
@@ -151,7 +151,7 @@ def test_another_workspaces_flow_is_404(admin, outsider, other_workspace, flow):
     assert client_for(outsider).post(simulate_url(flow), {"message": "Hi"}).status_code == 404
     assert client_for(admin).get(f"/w/acme/flows/{theirs.pk}/").status_code == 404
     assert (
-        client_for(admin).post(f"/w/acme/flows/{theirs.pk}/simulate/", {"message": "Hi"})
+        client_for(admin).post(f"/w/acme/flows/{theirs.pk}/simulator/run/", {"message": "Hi"})
     ).status_code == 404
     assert not DecisionTrace.objects.exists()
 
@@ -171,7 +171,7 @@ def test_a_plain_form_post_shows_the_whole_page_with_the_answer_and_its_trace(
     page = text_of(response)
     record = DecisionTrace.objects.get()
     assert response.status_code == 200
-    assert '<h2 id="diagram-heading">' in page  # the whole page
+    assert "<h1>Simulator</h1>" in page  # the whole page
     assert 'data-testid="outcome">Answered</span>' in page
     assert "30 minutes" in page
     # The reply is shown as stored, line breaks included (the region keeps white space).
@@ -214,7 +214,7 @@ def test_htmx_gets_only_the_result_region_with_the_rule_that_fired(synced_source
 
     page = text_of(response)
     assert response.status_code == 200
-    assert "<html" not in page and 'id="diagram-heading"' not in page  # only the region
+    assert "<html" not in page and "<h1>Simulator</h1>" not in page  # only the region
     assert 'data-testid="outcome">Handed off</span>' in page
     assert 'data-testid="reason">A routing rule <code>rule</code>' in page
     assert "<dt>Priority</dt><dd>urgent</dd>" in page and "<dt>Queue</dt><dd>Tier 2</dd>" in page
@@ -260,7 +260,7 @@ def test_invalid_input_is_explained_and_nothing_is_simulated(admin, flow):
 
     assert plain.status_code == 400
     assert "Write the customer's message." in text_of(plain)
-    assert 'id="simulate-form"' in text_of(plain)  # the whole page, with the form
+    assert 'id="simulator-form"' in text_of(plain)  # the whole page, with the form
     assert too_long.status_code == 400
     assert "At most 4000 characters, please." in text_of(too_long)
     assert htmx.status_code == 200  # htmx swaps only successful responses
@@ -274,11 +274,12 @@ def test_viewers_see_the_flow_but_no_simulator_and_cannot_post_to_it(viewer, flo
     client = client_for(viewer)
 
     page = text_of(client.get(page_url(flow)))
+    simulator = text_of(client.get(f"/w/acme/flows/{flow.pk}/simulator/"))
     posted = client.post(simulate_url(flow), {"message": IN_CORPUS})
 
     assert 'id="flow-diagram"' in page
-    assert 'id="simulate-form"' not in page and 'name="message"' not in page
-    assert "Only admins and agents run the simulator." in page
+    assert 'id="simulator-form"' not in simulator and 'name="message"' not in simulator
+    assert "Only admins and agents run the simulator." in simulator
     assert posted.status_code == 403
     assert "This page is for Admin, Agent of Acme. You are Viewer." in text_of(posted)
     assert not DecisionTrace.objects.exists()

@@ -123,10 +123,10 @@ def test_the_overview_draws_each_stage_of_the_draft_from_its_settings(
     assert "Write risk" in page and "Delete account" not in page
     # The draft's state.
     assert 'data-testid="draft-revision">2</span>' in page and "unpublished changes" in page
-    # An Edit for each stage with settings of its own, and the simulator still there below.
+    # An Edit for each stage with settings of its own, and the way to the simulator below.
     for stage in ("language", "sentiment", "confidence", "hours", "answer"):
         assert f'href="{edit_url(flow, stage)}"' in page
-    assert 'id="simulate-form"' in page
+    assert f'href="/w/acme/flows/{flow.pk}/simulator/">Simulator</a> runs a message' in page
 
 
 @pytest.mark.parametrize("role", ["agent", "viewer"])

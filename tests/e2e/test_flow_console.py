@@ -28,6 +28,10 @@ def test_agent_simulates_a_question_and_sees_the_answer_and_its_trace(
     expect(page.get_by_role("heading", level=1)).to_have_text("Flows")
     page.get_by_role("link", name="Default flow").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Default flow")
+    page.get_by_role("navigation", name="Default flow").get_by_role(
+        "link", name="Simulator"
+    ).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Simulator")
 
     page.evaluate("window.stillTheSamePage = true")
     page.get_by_label("Customer message").fill("How long is the password reset link valid?")
