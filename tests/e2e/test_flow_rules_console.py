@@ -56,20 +56,27 @@ def test_admin_builds_a_rule_reorders_it_and_switches_another_off(
     page.get_by_label("Rule name").fill(RULE_NAME)
     first = condition(page, 1)
     first.get_by_label("Fact").select_option(label="Language")
+    settled(page)
     # Choosing the fact brings its comparisons and value input.
     first.get_by_label("Comparison").select_option(label="is")
     first.get_by_label("Value").fill("pt")
 
     page.get_by_role("button", name="Add condition").click()
+
+    settled(page)
     second = condition(page, 2)
     expect(second.get_by_label("Fact")).to_be_focused()
     second.get_by_label("Fact").select_option(label="Customer plan")
+    settled(page)
     second.get_by_label("Comparison").select_option(label="is")
     second.get_by_label("Value").fill("enterprise")
 
     page.get_by_role("button", name="Add condition").click()
+
+    settled(page)
     third = condition(page, 3)
     third.get_by_label("Fact").select_option(label="Sentiment score")
+    settled(page)
     expect(third.get_by_label("Comparison").locator("option")).to_have_text(
         ["is below", "is at most", "is above", "is at least"]
     )
@@ -140,6 +147,7 @@ def test_a_wrong_value_is_shown_next_to_its_field_and_nothing_typed_is_lost(
     page.get_by_label("Rule name").fill("Angry customers")
     first = condition(page, 1)
     first.get_by_label("Fact").select_option(label="Sentiment score")
+    settled(page)
     first.get_by_label("Number").fill("-5")
     page.get_by_role("button", name="Save the rule").click()
 
