@@ -22,7 +22,7 @@ from django.urls import reverse
 from django.utils.cache import add_never_cache_headers, patch_vary_headers
 from django.views.decorators.http import require_GET, require_POST
 
-from console.access import ADMINS_ONLY, workspace_member_required
+from console.access import ADMINS_ONLY, signed_in_user, workspace_member_required
 from console.action_display import log_row
 from console.action_forms import (
     APPROVER_LABELS,
@@ -34,7 +34,7 @@ from console.action_forms import (
 )
 from console.action_selectors import action_request_log, webhook_secret_of_workspace
 from console.knowledge_forms import add_service_errors
-from console.models import Membership, User
+from console.models import Membership
 from routing import actions as services
 from routing.action_parameters import empty_parameter_schema
 from routing.models import APPROVER_SPECS, Action, ActionApprovalPolicy, ActionRisk
@@ -56,12 +56,6 @@ def _context(membership: Membership, **extra: object) -> dict[str, object]:
         "can_change": membership.is_admin,
         **extra,
     }
-
-
-def _person(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)  # workspace_member_required guarantees a signed-in member
-    return user
 
 
 def _action_or_404(membership: Membership, action_id: int) -> Action:
@@ -171,7 +165,7 @@ def approvers_update(request: HttpRequest, membership: Membership) -> HttpRespon
             services.action_approval_policies_update(
                 workspace=membership.workspace,
                 approvers_by_risk=changed,
-                updated_by=_person(request),
+                updated_by=signed_in_user(request),
                 expected_by_risk=loaded,
             )
         except services.ApproversChangedError as error:
@@ -190,7 +184,7 @@ def approvers_update(request: HttpRequest, membership: Membership) -> HttpRespon
 @workspace_member_required(roles=ADMINS_ONLY)
 def templates_install(request: HttpRequest, membership: Membership) -> HttpResponse:
     installed = services.action_templates_install(
-        workspace=membership.workspace, by=_person(request)
+        workspace=membership.workspace, by=signed_in_user(request)
     )
     if installed.created:
         names = ", ".join(action.name for action in installed.created)
@@ -209,7 +203,7 @@ def templates_install(request: HttpRequest, membership: Membership) -> HttpRespo
 @workspace_member_required(roles=ADMINS_ONLY)
 def webhook_secret_rotate(request: HttpRequest, membership: Membership) -> HttpResponse:
     secret = services.action_webhook_secret_rotate(
-        workspace=membership.workspace, by=_person(request)
+        workspace=membership.workspace, by=signed_in_user(request)
     )
     # Shown in this response only: never stored in a message, never cached.
     response = _actions_page(request, membership, new_secret=secret.secret)
@@ -227,7 +221,9 @@ def action_add(request: HttpRequest, membership: Membership) -> HttpResponse:
         if form.is_valid():
             try:
                 action = services.action_create(
-                    workspace=membership.workspace, **form.action_values(), by=_person(request)
+                    workspace=membership.workspace,
+                    **form.action_values(),
+                    by=signed_in_user(request),
                 )
             except ValidationError as error:
                 add_service_errors(form, error)
@@ -266,7 +262,7 @@ def action_edit(request: HttpRequest, membership: Membership, action_id: int) ->
             action = services.action_update(
                 action=action,
                 changes=form.action_values(),
-                by=_person(request),
+                by=signed_in_user(request),
                 expected_updated_at=form.cleaned_data["loaded_at"],
             )
         except services.ActionChangedError as error:
@@ -317,7 +313,7 @@ def action_enabled_set(
     enabled = form.cleaned_data["enabled"]
     try:
         action = services.action_update(
-            action=action, changes={"enabled": enabled}, by=_person(request)
+            action=action, changes={"enabled": enabled}, by=signed_in_user(request)
         )
     except ValidationError as error:
         problems = " ".join(error.messages)
@@ -334,7 +330,7 @@ def action_delete(request: HttpRequest, membership: Membership, action_id: int) 
     action = _action_or_404(membership, action_id)
     name = action.name
     try:
-        services.action_delete(action=action, by=_person(request))
+        services.action_delete(action=action, by=signed_in_user(request))
     except ValidationError as error:
         messages.error(request, f"“{name}” was not deleted: {' '.join(error.messages)}")
     else:

@@ -14,12 +14,12 @@ from django.shortcuts import render
 from django.utils.text import slugify
 from django.views.decorators.http import require_POST
 
-from console.access import ADMINS_ONLY, workspace_member_required
+from console.access import ADMINS_ONLY, signed_in_user, workspace_member_required
 from console.audit import Change
 from console.flow_release_display import change_groups
 from console.flow_release_forms import FlowImportForm
 from console.flow_views import _context, _flow_or_404
-from console.models import Membership, User
+from console.models import Membership
 from routing.flow_yaml import FlowYamlError, YamlProblem, flow_export_yaml, flow_yaml_import
 from routing.models import SupportFlow
 from routing.services import DraftChangedError
@@ -86,8 +86,7 @@ def flow_import(request: HttpRequest, membership: Membership, flow_id: int) -> H
     if form.is_valid():
         text = form.cleaned_data["text"]
         editor_text = text
-        user = request.user
-        assert isinstance(user, User)  # workspace_member_required signs people in
+        user = signed_in_user(request)
         try:
             result = flow_yaml_import(
                 flow=flow,

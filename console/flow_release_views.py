@@ -16,11 +16,11 @@ from django.shortcuts import redirect, render
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_POST
 
-from console.access import ADMINS_AND_AGENTS, ADMINS_ONLY, workspace_member_required
+from console.access import ADMINS_AND_AGENTS, ADMINS_ONLY, signed_in_user, workspace_member_required
 from console.flow_release_display import ResultTable, change_groups, draft_table
 from console.flow_release_forms import PublishForm, RollbackForm
 from console.flow_views import _context, _flow_or_404
-from console.models import Membership, Role, User
+from console.models import Membership, Role
 from routing.flow_release import (
     TestQuestionsFailError,
     draft_changes,
@@ -35,12 +35,6 @@ from routing.selectors import versions_of_flow
 from routing.services import DraftChangedError
 
 TAB = "publish"
-
-
-def _user(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)  # workspace_member_required signs people in
-    return user
 
 
 def _is_htmx(request: HttpRequest) -> bool:
@@ -126,7 +120,7 @@ def flow_publish_version(
             version = flow_publish_reviewed(
                 flow=flow,
                 expected_revision=values["revision"],
-                by=_user(request),
+                by=signed_in_user(request),
                 note=values["note"],
                 confirmed_failures=values["confirm_failures"],
             )
@@ -171,7 +165,7 @@ def flow_rollback(
                 flow=flow,
                 version=version,
                 expected_revision=form.cleaned_data["revision"],
-                by=_user(request),
+                by=signed_in_user(request),
             )
         except ValidationError as error:  # the draft changed meanwhile, or another flow's version
             messages.error(request, f"Nothing was rolled back. {' '.join(error.messages)}")

@@ -22,7 +22,7 @@ from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_POST
 
-from console.access import ADMINS_ONLY, workspace_member_required
+from console.access import ADMINS_ONLY, signed_in_user, workspace_member_required
 from console.flow_display import rule_lines
 from console.flow_rules_forms import (
     MoveForm,
@@ -35,7 +35,7 @@ from console.flow_rules_forms import (
     rule_initial,
 )
 from console.knowledge_forms import LANGUAGE_NAMES
-from console.models import Membership, User
+from console.models import Membership
 from routing.models import SupportFlow
 from routing.selectors import flow_of_workspace, flows_of_workspace, queues_of_workspace
 from routing.services import DraftChangedError, flow_rules_update
@@ -91,12 +91,6 @@ def _context(
         "focus_button": button.group(2) if button else "",
         **extra,
     }
-
-
-def _signed_in(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)  # workspace_member_required guarantees a signed-in user
-    return user
 
 
 def _is_htmx(request: HttpRequest) -> bool:
@@ -190,7 +184,7 @@ def _rule_editor(
         rules[position - 1] = form.rule
     try:
         flow_rules_update(
-            flow=flow, rules=rules, expected_revision=revision, by=_signed_in(request)
+            flow=flow, rules=rules, expected_revision=revision, by=signed_in_user(request)
         )
     except DraftChangedError:
         return _draft_changed_editor(request, membership, flow, position)
@@ -413,7 +407,7 @@ def _list_action(
             flow=flow,
             rules=rules,
             expected_revision=revision,
-            by=_signed_in(request),
+            by=signed_in_user(request),
         )
     except DraftChangedError:
         flow = _flow_or_404(membership, flow_id)

@@ -20,7 +20,7 @@ from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_POST
 
-from console.access import ADMINS_ONLY, workspace_member_required
+from console.access import ADMINS_ONLY, signed_in_user, workspace_member_required
 from console.flow_display import language_name
 from console.flow_settings_forms import (
     DEFAULT_EXAMPLE_MESSAGE,
@@ -101,12 +101,6 @@ def _autofocus(form: DraftSettingsForm) -> None:
         form.fields[first].widget.attrs["autofocus"] = True
 
 
-def _user(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)  # workspace_member_required signs people in
-    return user
-
-
 # --- the overview's stages -------------------------------------------------------------------
 
 
@@ -159,7 +153,7 @@ def flow_stage_edit(
     if request.method == "POST":
         form = form_class(request.POST, auto_id=auto_id)
         if form.is_valid():
-            updated, draft_changed = _save(form, flow, _user(request))
+            updated, draft_changed = _save(form, flow, signed_in_user(request))
             if updated is not None:
                 return _stage_saved(
                     request, membership, updated, stage, form.cleaned_data["revision"]
@@ -332,7 +326,7 @@ def flow_guardrails_save(
         form.add_error(None, DRAFT_CHANGED)
         draft_changed = True
     elif valid:
-        updated, draft_changed = _save(form, flow, _user(request))
+        updated, draft_changed = _save(form, flow, signed_in_user(request))
         if updated is not None:
             messages.success(
                 request,

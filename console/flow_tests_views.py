@@ -17,12 +17,12 @@ from django.shortcuts import redirect, render
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_POST
 
-from console.access import ADMINS_AND_AGENTS, ADMINS_ONLY, workspace_member_required
+from console.access import ADMINS_AND_AGENTS, ADMINS_ONLY, signed_in_user, workspace_member_required
 from console.flow_release_display import ResultTable, compared_table, expectation_text
 from console.flow_release_forms import QuestionsImportForm, TestQuestionForm
 from console.flow_views import _context, _flow_or_404
 from console.knowledge_forms import add_service_errors
-from console.models import Membership, Role, User, Workspace
+from console.models import Membership, Role, Workspace
 from knowledge.selectors import articles_of_workspace
 from routing.flow_release import QuestionChangedError, question_update
 from routing.models import SupportFlow, TestQuestion
@@ -38,12 +38,6 @@ from routing.question_set import (
 TAB = "tests"
 # Offered as suggestions in "Find an article"; a larger help center still validates every id.
 ARTICLE_SUGGESTIONS_MAX = 5000
-
-
-def _user(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)  # workspace_member_required signs people in
-    return user
 
 
 def _is_htmx(request: HttpRequest) -> bool:
@@ -156,7 +150,7 @@ def _question_form_page(
         form = TestQuestionForm(initial=initial, known_articles=known)
     changed_meanwhile = False
     if request.method == "POST" and form.is_valid():
-        data, by = form.question_data(), _user(request)
+        data, by = form.question_data(), signed_in_user(request)
         try:
             if question is None:
                 saved = question_save(workspace=workspace, data=data, by=by)
@@ -222,7 +216,7 @@ def flow_test_delete(
     flow = _flow_or_404(membership, flow_id)
     question = _question_or_404(membership.workspace, question_id)
     name = question.name
-    question_delete(question=question, by=_user(request))
+    question_delete(question=question, by=signed_in_user(request))
     messages.success(request, f"Deleted the test question “{name}”.")
     return redirect("console:flow_tests", workspace_slug=membership.workspace.slug, flow_id=flow.pk)
 
@@ -235,7 +229,9 @@ def flow_tests_import(request: HttpRequest, membership: Membership, flow_id: int
     if form.is_valid():
         try:
             summary = questions_import(
-                workspace=membership.workspace, text=form.cleaned_data["file"], by=_user(request)
+                workspace=membership.workspace,
+                text=form.cleaned_data["file"],
+                by=signed_in_user(request),
             )
         except ValidationError as error:
             add_service_errors(form, error)

@@ -18,7 +18,7 @@ from django.shortcuts import redirect, render
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_POST
 
-from console.access import ADMINS_AND_AGENTS, workspace_member_required
+from console.access import ADMINS_AND_AGENTS, signed_in_user, workspace_member_required
 from console.flow_display import OUTCOME_LABELS, REASON_LABELS, trace_view
 from console.inbox_display import (
     ActionRequestView,
@@ -62,12 +62,6 @@ def _context(membership: Membership, **extra: object) -> dict[str, object]:
     }
 
 
-def _user(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)  # workspace_member_required signed them in
-    return user
-
-
 def _wants_region(request: HttpRequest) -> bool:
     htmx = getattr(request, "htmx", None)  # set by django-htmx's middleware
     return htmx is not None and bool(htmx) and not htmx.history_restore_request
@@ -89,7 +83,7 @@ def conversation_hand_back(
 ) -> HttpResponse:
     conversation = _conversation_or_404(membership, conversation_id)
     try:
-        services.conversation_hand_back(conversation=conversation, agent=_user(request))
+        services.conversation_hand_back(conversation=conversation, agent=signed_in_user(request))
     except (services.ConversationStateError, PermissionDenied) as error:
         return _refused(request, membership, conversation, error=error)
     return _back_to_conversation(membership, conversation)
@@ -107,7 +101,9 @@ def conversation_transfer(
             request, membership, conversation, error=ValueError("Choose a queue to transfer to.")
         )
     try:
-        services.conversation_transfer(conversation=conversation, agent=_user(request), queue=queue)
+        services.conversation_transfer(
+            conversation=conversation, agent=signed_in_user(request), queue=queue
+        )
     except (services.ConversationStateError, PermissionDenied) as error:
         return _refused(request, membership, conversation, error=error)
     return _back_to_conversation(membership, conversation)
@@ -126,7 +122,7 @@ def conversation_assign(
         )
     try:
         services.conversation_assign(
-            conversation=conversation, by=_user(request), assignee=assignee
+            conversation=conversation, by=signed_in_user(request), assignee=assignee
         )
     except ValidationError as error:
         return _refused(request, membership, conversation, error=ValueError(*error.messages))
@@ -142,7 +138,7 @@ def conversation_reopen(
 ) -> HttpResponse:
     conversation = _conversation_or_404(membership, conversation_id)
     try:
-        services.conversation_reopen(conversation=conversation, agent=_user(request))
+        services.conversation_reopen(conversation=conversation, agent=signed_in_user(request))
     except (services.ConversationStateError, PermissionDenied) as error:
         return _refused(request, membership, conversation, error=error)
     return _back_to_conversation(membership, conversation)
@@ -183,7 +179,7 @@ def inbox(request: HttpRequest, membership: Membership) -> HttpResponse:
         status=values.get("status") or None,
         queue_id=values.get("queue"),
         priority=values.get("priority") or None,
-        assignee=_user(request) if values.get("assignee") == MINE else None,
+        assignee=signed_in_user(request) if values.get("assignee") == MINE else None,
         unassigned=values.get("assignee") == UNASSIGNED,
         language=values.get("language") or None,
     )
@@ -300,7 +296,7 @@ def conversation_claim(
 ) -> HttpResponse:
     conversation = _conversation_or_404(membership, conversation_id)
     try:
-        services.conversation_claim(conversation=conversation, agent=_user(request))
+        services.conversation_claim(conversation=conversation, agent=signed_in_user(request))
     except (services.ConversationStateError, PermissionDenied) as error:
         return _refused(request, membership, conversation, error=error)
     return _back_to_conversation(membership, conversation)
@@ -318,7 +314,7 @@ def conversation_reply(
     try:
         services.agent_message_post(
             conversation=conversation,
-            agent=_user(request),
+            agent=signed_in_user(request),
             text=form.cleaned_data["text"],
             internal=form.cleaned_data["internal"],
         )
@@ -338,7 +334,7 @@ def conversation_resolve(
 ) -> HttpResponse:
     conversation = _conversation_or_404(membership, conversation_id)
     try:
-        services.conversation_resolve(conversation=conversation, by=_user(request))
+        services.conversation_resolve(conversation=conversation, by=signed_in_user(request))
     except PermissionDenied as error:
         return _refused(request, membership, conversation, error=error)
     return _back_to_conversation(membership, conversation)
@@ -427,7 +423,9 @@ def action_request_approve(
     action_request = _action_request_or_404(membership, conversation, request_id)
     try:
         action_requests.action_request_approve(
-            request=action_request, by=_user(request), parameters=_parameters_posted(request)
+            request=action_request,
+            by=signed_in_user(request),
+            parameters=_parameters_posted(request),
         )
     except ValidationError as error:
         problems = error.message_dict if hasattr(error, "error_dict") else {"": error.messages}
@@ -450,7 +448,7 @@ def action_request_reject(
     action_request = _action_request_or_404(membership, conversation, request_id)
     try:
         action_requests.action_request_reject(
-            request=action_request, by=_user(request), note=request.POST.get("note", "")
+            request=action_request, by=signed_in_user(request), note=request.POST.get("note", "")
         )
     except (PermissionDenied, action_requests.ActionRequestStateError) as error:
         return _action_requests_region(request, membership, conversation, str(error))

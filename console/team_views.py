@@ -20,9 +20,9 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from console import services
-from console.access import ADMINS_ONLY, workspace_member_required
+from console.access import ADMINS_ONLY, signed_in_user, workspace_member_required
 from console.knowledge_forms import add_service_errors
-from console.models import Membership, Role, User
+from console.models import Membership, Role
 from console.selectors import memberships_of_workspace
 from console.team_forms import (
     DAMAGED_FORM,
@@ -47,12 +47,6 @@ def _context(membership: Membership, **extra: object) -> dict[str, object]:
         "can_change": membership.is_admin,
         **extra,
     }
-
-
-def _person(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)  # workspace_member_required guarantees a signed-in member
-    return user
 
 
 def _to(name: str, membership: Membership, anchor: str = "", **kwargs: Any) -> HttpResponse:
@@ -112,7 +106,7 @@ def member_invite(request: HttpRequest, membership: Membership) -> HttpResponse:
                 role=role,
                 tier=tier,
                 password=values["password"],
-                by=_person(request),
+                by=signed_in_user(request),
             )
         except ValidationError as error:
             _add_member_errors(form, error)
@@ -152,7 +146,7 @@ def member_role(request: HttpRequest, membership: Membership, member_id: int) ->
                 membership=member,
                 role=role,
                 tier=tier,
-                by=_person(request),
+                by=signed_in_user(request),
                 expected=role_and_tier(form.cleaned_data["was"]),
             )
         except ValidationError as error:
@@ -170,7 +164,7 @@ def member_remove(request: HttpRequest, membership: Membership, member_id: int) 
     member = _member_or_404(membership, member_id)
     name = member.user.display_name
     try:
-        services.member_remove(membership=member, by=_person(request))
+        services.member_remove(membership=member, by=signed_in_user(request))
     except ValidationError as error:
         messages.error(request, f"{name} was not removed: {' '.join(error.messages)}")
         return _to("team", membership, f"member-{member.pk}")
@@ -239,7 +233,7 @@ def queue_add(request: HttpRequest, membership: Membership) -> HttpResponse:
                 name=values["name"],
                 tier=values["tier"],
                 sla_wait_minutes=values["sla_wait_minutes"],
-                by=_person(request),
+                by=signed_in_user(request),
             )
         except ValidationError as error:
             add_service_errors(form, error)
@@ -310,7 +304,7 @@ def queue_edit(request: HttpRequest, membership: Membership, queue_id: int) -> H
                 name=values["name"],
                 tier=values["tier"],
                 sla_wait_minutes=values["sla_wait_minutes"],
-                by=_person(request),
+                by=signed_in_user(request),
             )
         except routing_services.QueueChangedError as error:
             form.add_error(None, error.messages)
@@ -334,7 +328,7 @@ def queue_members(request: HttpRequest, membership: Membership, queue_id: int) -
             routing_services.queue_members_set(
                 queue=queue,
                 users=[worker.user for worker in workers if worker.user_id in chosen],
-                by=_person(request),
+                by=signed_in_user(request),
                 expected_member_ids=form.cleaned_data["loaded"],
             )
         except routing_services.QueueChangedError as error:
@@ -353,7 +347,7 @@ def queue_delete(request: HttpRequest, membership: Membership, queue_id: int) ->
     queue = _queue_or_404(membership, queue_id)
     name = queue.name
     try:
-        routing_services.queue_delete(queue=queue, by=_person(request))
+        routing_services.queue_delete(queue=queue, by=signed_in_user(request))
     except ValidationError as error:
         messages.error(request, f"The queue “{name}” was not deleted: {' '.join(error.messages)}")
         return _to("team_queue", membership, queue_id=queue_id)
